@@ -109,11 +109,9 @@ impl Error {
     /// slice's base offset in it. Other variants pass through.
     pub fn at_file(self, file: &Path, base_offset: u64) -> Error {
         match self {
-            Error::Corruption { file: f, offset, what } if f.as_os_str().is_empty() => Error::Corruption {
-                file: file.to_path_buf(),
-                offset: base_offset + offset,
-                what,
-            },
+            Error::Corruption { file: f, offset, what } if f.as_os_str().is_empty() => {
+                Error::Corruption { file: file.to_path_buf(), offset: base_offset + offset, what }
+            }
             other => other,
         }
     }

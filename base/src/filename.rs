@@ -116,7 +116,9 @@ mod tests {
 
     #[test]
     fn strict_patterns_reject_near_misses() {
-        for bad in ["42.sst", "+00042.sst", "000042.sst.bak", "MANIFEST-", "MANIFEST-00001x", "current", "0000a2.wal", ""] {
+        for bad in
+            ["42.sst", "+00042.sst", "000042.sst.bak", "MANIFEST-", "MANIFEST-00001x", "current", "0000a2.wal", ""]
+        {
             assert_eq!(parse_file_name(bad), None, "{bad}");
         }
     }

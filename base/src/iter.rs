@@ -146,7 +146,10 @@ pub struct MergingIterator {
 
 impl std::fmt::Debug for MergingIterator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MergingIterator").field("children", &self.children.len()).field("current", &self.current).finish()
+        f.debug_struct("MergingIterator")
+            .field("children", &self.children.len())
+            .field("current", &self.current)
+            .finish()
     }
 }
 

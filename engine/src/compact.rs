@@ -1,0 +1,190 @@
+//! Running compactions: background picks and the full manual compaction (`Db::compact`).
+//!
+//! The picker (`cairn_compaction::pick`) is a pure function of the current `Version`; this
+//! module carries out its `Plan`: a trivial move is one manifest edit; a merge reads the input
+//! tables through a merging iterator, writes new tables (`cairn_compaction::run_merge` drops
+//! versions no live snapshot can see and bottom-level tombstones), then one manifest edit swaps
+//! inputs for outputs. Input files are deleted only once no reader holds them (INV-FILE-1).
+//! Inputs are marked busy for the duration so no other compaction picks them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_base::iter::{InternalIterator, MergingIterator};
+use cairn_base::{FileNum, Result};
+use cairn_compaction::{MergePlan, MergeSettings, PickerOptions, Plan, pick, pick_manual, run_merge, table_meta};
+use cairn_manifest::{NUM_LEVELS, VersionEdit};
+
+use crate::inner::{Inner, Stats};
+use crate::super_version::SuperVersion;
+
+impl Inner {
+    /// The picker's configuration.
+    pub fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            l0_compaction_trigger: self.opts.l0_compaction_trigger,
+            level1_target_bytes: self.opts.level1_target_bytes,
+            level_multiplier: self.opts.level_multiplier,
+            target_file_size_bytes: self.opts.target_file_size_bytes,
+            max_compaction_bytes: self.opts.target_file_size_bytes.saturating_mul(25),
+        }
+    }
+
+    /// Picks and runs one background compaction. Returns whether there was one to run.
+    pub fn compact_once(&self) -> Result<bool> {
+        let plan = {
+            let mut versions = self.versions.lock();
+            if versions.manual_compaction {
+                return Ok(false);
+            }
+            let plan = pick(&versions.version, &versions.busy, &self.picker_options());
+            mark_busy(&mut versions.busy, &plan, true);
+            plan
+        };
+        self.run_plan(plan)
+    }
+
+    /// Carries out `plan`, whose files the caller marked busy; unmarks them afterwards.
+    fn run_plan(&self, plan: Plan) -> Result<bool> {
+        let outcome = match &plan {
+            Plan::DoNothing => return Ok(false),
+            Plan::Move { level, table } => self.apply_move(*level, table),
+            Plan::Merge(m) => self.run_merge_plan(m),
+        };
+        let mut versions = self.versions.lock();
+        mark_busy(&mut versions.busy, &plan, false);
+        let cleaned = versions.delete_unreferenced();
+        drop(versions);
+        outcome?;
+        cleaned?;
+        Ok(true)
+    }
+
+    fn apply_move(&self, level: usize, table: &Arc<cairn_manifest::TableMeta>) -> Result<()> {
+        let edit = VersionEdit {
+            deleted: vec![(level, table.file_num)],
+            added: vec![(level + 1, (**table).clone())],
+            ..Default::default()
+        };
+        self.apply_edit(edit, Vec::new())?;
+        Stats::add(&self.stats.trivial_moves, 1);
+        Ok(())
+    }
+
+    /// Logs `edit` and installs the resulting version; poisons on a manifest failure.
+    fn apply_edit(&self, edit: VersionEdit, opened: Vec<Arc<cairn_sstable::Table>>) -> Result<()> {
+        let mut versions = self.versions.lock();
+        if let Err(e) = versions.log_and_apply(edit, opened) {
+            drop(versions);
+            self.poison(&e);
+            return Err(e);
+        }
+        let (version, tables) = (versions.version.clone(), versions.tables.clone());
+        self.install(|cur| SuperVersion {
+            mem: cur.mem.clone(),
+            mem_wal: cur.mem_wal,
+            imms: cur.imms.clone(),
+            version,
+            tables,
+        });
+        Ok(())
+    }
+
+    fn run_merge_plan(&self, plan: &MergePlan) -> Result<()> {
+        let sv = self.super_version();
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        let mut bytes_read = 0;
+        for meta in plan.inputs.iter().chain(&plan.next_inputs) {
+            children.push(Box::new(sv.table(meta.file_num)?.iter()));
+            bytes_read += meta.size_bytes;
+        }
+        drop(sv);
+        let mut input = MergingIterator::new(children);
+        let settings = MergeSettings {
+            snapshots: self.snapshot_seqs(),
+            bottommost: plan.bottommost,
+            target_file_size_bytes: self.opts.target_file_size_bytes,
+        };
+        let mut outputs: Vec<FileNum> = Vec::new();
+        let merged = run_merge(&mut input, &settings, &mut || {
+            let (builder, num) = self.new_table_builder()?;
+            outputs.push(num);
+            Ok(builder)
+        });
+        let installed = merged.and_then(|(summaries, stats)| {
+            self.vfs.sync_dir(&self.dir)?;
+            let mut opened = Vec::with_capacity(summaries.len());
+            for s in &summaries {
+                opened.push(self.versions.lock().open_table(s.file_num)?);
+            }
+            let mut edit = VersionEdit::default();
+            edit.deleted.extend(plan.inputs.iter().map(|m| (plan.level, m.file_num)));
+            edit.deleted.extend(plan.next_inputs.iter().map(|m| (plan.output_level, m.file_num)));
+            edit.added.extend(summaries.iter().map(|s| (plan.output_level, table_meta(s))));
+            self.apply_edit(edit, opened)?;
+            Stats::add(&self.stats.compaction_bytes_written, stats.bytes_written);
+            Ok(())
+        });
+        if installed.is_err() {
+            // Outputs not named by any version: remove them (an orphan is also removed at open).
+            for num in outputs {
+                let _ = self.vfs.remove_file(&cairn_base::filename::table_path(&self.dir, num));
+            }
+        }
+        installed?;
+        Stats::add(&self.stats.compactions, 1);
+        Stats::add(&self.stats.compaction_bytes_read, bytes_read);
+        Ok(())
+    }
+
+    /// Full manual compaction: everything is merged down level by level, so shadowed versions
+    /// and tombstones no snapshot needs are dropped. Waits for background compactions first.
+    pub fn compact_all(&self) -> Result<()> {
+        self.flush_all()?;
+        self.versions.lock().manual_compaction = true;
+        let result = self.compact_all_locked();
+        self.versions.lock().manual_compaction = false;
+        self.signal_background();
+        result
+    }
+
+    fn compact_all_locked(&self) -> Result<()> {
+        let mut seen = self.progress();
+        while !self.versions.lock().busy.is_empty() {
+            self.check_writable()?;
+            self.wait_for_progress(&mut seen, Duration::from_millis(20));
+        }
+        let deepest = {
+            let v = self.versions.lock();
+            (0..NUM_LEVELS).rev().find(|&l| !v.version.level(l).is_empty())
+        };
+        let Some(deepest) = deepest else { return Ok(()) };
+        // Rewrite the deepest level too when it is not the last, so its tombstones go.
+        let last = (deepest + 1).min(NUM_LEVELS - 1);
+        for level in 0..last {
+            let plan = {
+                let mut versions = self.versions.lock();
+                let plan = pick_manual(&versions.version, level, &versions.busy, &self.picker_options());
+                mark_busy(&mut versions.busy, &plan, true);
+                plan
+            };
+            self.run_plan(plan)?;
+        }
+        Ok(())
+    }
+}
+
+fn mark_busy(busy: &mut std::collections::HashSet<FileNum>, plan: &Plan, on: bool) {
+    let files: Vec<FileNum> = match plan {
+        Plan::DoNothing => Vec::new(),
+        Plan::Move { table, .. } => vec![table.file_num],
+        Plan::Merge(m) => m.inputs.iter().chain(&m.next_inputs).map(|t| t.file_num).collect(),
+    };
+    for f in files {
+        if on {
+            busy.insert(f);
+        } else {
+            busy.remove(&f);
+        }
+    }
+}

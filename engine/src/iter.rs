@@ -1,0 +1,308 @@
+//! `Iter`: the user-facing ordered iterator (`Db::range`, `prefix`, `iter`, and the same on
+//! `Snapshot`).
+//!
+//! It pins one super-version and one sequence number, so it is a repeatable point-in-time view
+//! (G7), and it owns what it pins (memtables and tables by `Arc`; table files are not deleted
+//! while it lives). It is double-ended: the front and the back each drive their own merging
+//! cursor, lazily created, and stop where the other has already been, so `next` and
+//! `next_back` may be interleaved freely.
+//!
+//! Per user key it yields the newest version with a sequence number at or below the view's,
+//! and nothing when that version is a tombstone.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_base::iter::{InternalIterator, MergingIterator};
+use cairn_base::key::{InternalKey, MAX_SEQ, SeqNum, ValueKind, parse_internal_key};
+use cairn_base::{Error, Result};
+
+use crate::level_iter::LevelIter;
+use crate::super_version::SuperVersion;
+
+/// An ordered iterator over key-value pairs; see the module docs. Items are
+/// `Result<(key, value)>`: a read error is yielded once and ends the iteration.
+pub struct Iter {
+    sv: Arc<SuperVersion>,
+    seq: SeqNum,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    front: Option<MergingIterator>,
+    back: Option<MergingIterator>,
+    /// Last key yielded from the front / back.
+    front_last: Option<Bytes>,
+    back_last: Option<Bytes>,
+    /// The user key whose versions the front cursor is skipping.
+    front_skip: Vec<u8>,
+    front_skipping: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for Iter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter").field("seq", &self.seq).field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+impl Iter {
+    pub(crate) fn new(sv: Arc<SuperVersion>, seq: SeqNum, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Self {
+        let empty = match (&lower, &upper) {
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) => l >= u,
+            (Bound::Excluded(l), Bound::Included(u)) => l >= u,
+            (Bound::Included(l), Bound::Included(u)) => l > u,
+            _ => false,
+        };
+        Iter {
+            sv,
+            seq,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            front_skip: Vec::new(),
+            front_skipping: false,
+            done: empty,
+        }
+    }
+
+    fn merge(&self) -> MergingIterator {
+        merged_children(&self.sv)
+    }
+
+    fn above_upper(&self, uk: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Included(u) => uk > u.as_slice(),
+            Bound::Excluded(u) => uk >= u.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn below_lower(&self, uk: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Included(l) => uk < l.as_slice(),
+            Bound::Excluded(l) => uk <= l.as_slice(),
+            Bound::Unbounded => false,
+        }
+    }
+
+    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        if self.front.is_none() {
+            let mut it = self.merge();
+            match &self.lower {
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    it.seek(InternalKey::seek_key(k, MAX_SEQ).encoded())?;
+                    if matches!(self.lower, Bound::Excluded(_)) {
+                        self.front_skip = k.clone();
+                        self.front_skipping = true;
+                    }
+                }
+                Bound::Unbounded => it.seek_to_first()?,
+            }
+            self.front = Some(it);
+        }
+        let seq = self.seq;
+        loop {
+            let it = self.front.as_mut().expect("front cursor created above");
+            if !it.valid() {
+                return Ok(None);
+            }
+            let p = parse_internal_key(it.key())?;
+            if p.seq > seq || (self.front_skipping && p.user_key == self.front_skip.as_slice()) {
+                it.next()?;
+                continue;
+            }
+            self.front_skip.clear();
+            self.front_skip.extend_from_slice(p.user_key);
+            self.front_skipping = true;
+            let kind = p.kind;
+            if self.above_upper(&self.front_skip) {
+                return Ok(None);
+            }
+            let it = self.front.as_mut().expect("front cursor created above");
+            if kind == ValueKind::Delete {
+                it.next()?;
+                continue;
+            }
+            let value = it.value_bytes();
+            it.next()?;
+            let key = Bytes::copy_from_slice(&self.front_skip);
+            if self.back_last.as_ref().is_some_and(|b| key >= *b) {
+                return Ok(None);
+            }
+            self.front_last = Some(key.clone());
+            return Ok(Some((key, value)));
+        }
+    }
+
+    fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        if self.back.is_none() {
+            let mut it = self.merge();
+            match &self.upper {
+                // Last entry of user key `k` is its oldest version: trailer (0, DEL) sorts last.
+                Bound::Included(k) => it.seek_for_prev(InternalKey::new(k, SeqNum(0), ValueKind::Delete).encoded())?,
+                // `k#MAX_SEQ,SET` sorts before every real version of `k`.
+                Bound::Excluded(k) => it.seek_for_prev(InternalKey::seek_key(k, MAX_SEQ).encoded())?,
+                Bound::Unbounded => it.seek_to_last()?,
+            }
+            self.back = Some(it);
+        }
+        let seq = self.seq;
+        loop {
+            let it = self.back.as_mut().expect("back cursor created above");
+            if !it.valid() {
+                return Ok(None);
+            }
+            let user_key = parse_internal_key(it.key())?.user_key.to_vec();
+            if self.below_lower(&user_key) {
+                return Ok(None);
+            }
+            let it = self.back.as_mut().expect("back cursor created above");
+            // Walk this user key's versions from oldest to newest; keep the newest visible.
+            let mut best: Option<(ValueKind, Bytes)> = None;
+            while it.valid() {
+                let p = parse_internal_key(it.key())?;
+                if p.user_key != user_key.as_slice() {
+                    break;
+                }
+                if p.seq <= seq {
+                    best = Some((p.kind, if p.kind == ValueKind::Set { it.value_bytes() } else { Bytes::new() }));
+                }
+                it.prev()?;
+            }
+            if let Some((ValueKind::Set, value)) = best {
+                let key = Bytes::from(user_key);
+                if self.front_last.as_ref().is_some_and(|f| key <= *f) {
+                    return Ok(None);
+                }
+                self.back_last = Some(key.clone());
+                return Ok(Some((key, value)));
+            }
+        }
+    }
+
+    fn finish(&mut self, step: Result<Option<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
+        match step {
+            Ok(Some(kv)) => Some(Ok(kv)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let step = self.step_front();
+        self.finish(step)
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let step = self.step_back();
+        self.finish(step)
+    }
+}
+
+/// One merging iterator over every source of `sv`, newest first.
+pub(crate) fn merged_children(sv: &SuperVersion) -> MergingIterator {
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    children.push(Box::new(sv.mem.iter()));
+    for imm in &sv.imms {
+        children.push(Box::new(imm.mem.iter()));
+    }
+    for level in 0..cairn_manifest::NUM_LEVELS {
+        let metas = sv.version.level(level);
+        if metas.is_empty() {
+            continue;
+        }
+        let mut tables = Vec::with_capacity(metas.len());
+        for m in metas {
+            match sv.tables.get(&m.file_num) {
+                Some(t) => tables.push((m.clone(), t.clone())),
+                None => children.push(Box::new(Failing(Error::corruption(
+                    format!("{}.sst", m.file_num),
+                    0,
+                    "table named by the current version is not open (INV-SV-1)",
+                )))),
+            }
+        }
+        if level == 0 {
+            children.extend(tables.into_iter().map(|(_, t)| Box::new(t.iter()) as Box<dyn InternalIterator>));
+        } else {
+            children.push(Box::new(LevelIter::new(tables)));
+        }
+    }
+    MergingIterator::new(children)
+}
+
+/// A child that reports an error on first use (an invariant violation surfaced as an error).
+struct Failing(Error);
+
+impl InternalIterator for Failing {
+    fn valid(&self) -> bool {
+        false
+    }
+    fn seek_to_first(&mut self) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn seek(&mut self, _: &[u8]) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn seek_for_prev(&mut self, _: &[u8]) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn next(&mut self) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn prev(&mut self) -> Result<()> {
+        Err(self.0.clone())
+    }
+    fn key(&self) -> &[u8] {
+        &[]
+    }
+    fn value(&self) -> &[u8] {
+        &[]
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_cases() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

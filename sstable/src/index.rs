@@ -1,0 +1,234 @@
+//! The index: one entry per data block mapping a separator key to the block's handle
+//! (docs/format/sstable.md#index-block). Written as a block with restart interval 1, held decoded
+//! in memory by readers.
+//!
+//! Owns separator shortening, the index block's encoding and the in-memory search. Does not read
+//! blocks (the table does) and does not decide where blocks end (the table writer does).
+//!
+//! Invariants: separators are strictly increasing, and separator `i` is `>= ` every key of block
+//! `i` and `<` every key of block `i + 1`; in a decoded index the handles tile the data region in
+//! order (checked by [`Index::check_tiling`]).
+
+use std::cmp::Ordering;
+
+use cairn_base::key::{MAX_SEQ, ValueKind, compare_internal, pack_trailer, user_key};
+use cairn_base::{Error, Result};
+
+use crate::block::{self, BlockBuilder, common_prefix_len};
+use crate::footer::BlockHandle;
+
+/// Writes `dst = s` with `last <= s < next` (internal keys), as short as cheaply possible: the
+/// user key of `last` cut after the first byte where it differs from `next`'s, that byte
+/// incremented, when this still sorts below `next`; otherwise `last` itself.
+pub(crate) fn shortest_separator(last: &[u8], next: &[u8], dst: &mut Vec<u8>) {
+    debug_assert!(compare_internal(last, next) == Ordering::Less);
+    dst.clear();
+    let (last_user, next_user) = (user_key(last), user_key(next));
+    let n = common_prefix_len(last_user, next_user);
+    if let (Some(&a), Some(&b)) = (last_user.get(n), next_user.get(n))
+        && a < 0xff
+        && a + 1 < b
+        && n + 1 < last_user.len()
+    {
+        dst.extend_from_slice(&last_user[..=n]);
+        dst[n] = a + 1;
+        // The smallest internal key with this user key; still > last because its user key is.
+        dst.extend_from_slice(&pack_trailer(MAX_SEQ, ValueKind::Set).to_le_bytes());
+        debug_assert!(compare_internal(last, dst) == Ordering::Less);
+        debug_assert!(compare_internal(dst, next) == Ordering::Less);
+        return;
+    }
+    dst.extend_from_slice(last);
+}
+
+/// Builds the index block.
+#[derive(Debug)]
+pub(crate) struct IndexBuilder {
+    block: BlockBuilder,
+    separator: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl IndexBuilder {
+    /// An empty index.
+    pub(crate) fn new() -> Self {
+        IndexBuilder { block: BlockBuilder::new(1), separator: Vec::new(), value: Vec::new() }
+    }
+
+    /// Records a finished data block whose last key is `last_key`; `next_key` is the first key
+    /// of the following block, or `None` for the table's last block.
+    pub(crate) fn add(&mut self, last_key: &[u8], next_key: Option<&[u8]>, handle: BlockHandle) {
+        match next_key {
+            Some(next) => shortest_separator(last_key, next, &mut self.separator),
+            None => {
+                self.separator.clear();
+                self.separator.extend_from_slice(last_key);
+            }
+        }
+        self.value.clear();
+        handle.encode_varint(&mut self.value);
+        self.block.add(&self.separator, &self.value);
+    }
+
+    /// The finished index block. REQUIRES: at least one `add`.
+    pub(crate) fn finish(&mut self) -> &[u8] {
+        self.block.finish()
+    }
+}
+
+/// A decoded index: separators stored back to back, with their handles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    keys: Vec<u8>,
+    /// `key_ends[i]` is one past the last byte of separator `i` in `keys`.
+    key_ends: Vec<usize>,
+    handles: Vec<BlockHandle>,
+}
+
+impl Index {
+    /// Decodes an index block's payload, checking that separators strictly increase. Errors are
+    /// relative to the block.
+    pub(crate) fn decode(payload: &[u8]) -> Result<Index> {
+        let mut index = Index { keys: Vec::new(), key_ends: Vec::new(), handles: Vec::new() };
+        block::for_each_entry(payload, |key, value, at| {
+            if let Some(prev) = index.len().checked_sub(1).map(|i| index.key(i))
+                && compare_internal(prev, key) != Ordering::Less
+            {
+                return Err(block::corrupt("index separators not increasing", at));
+            }
+            let handle = BlockHandle::decode_varint(value).map_err(|_| block::corrupt("bad index block handle", at))?;
+            index.keys.extend_from_slice(key);
+            index.key_ends.push(index.keys.len());
+            index.handles.push(handle);
+            Ok(())
+        })?;
+        Ok(index)
+    }
+
+    /// Number of data blocks.
+    pub(crate) fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Separator `i`. REQUIRES: `i < len()`.
+    #[inline]
+    pub(crate) fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
+        &self.keys[start..self.key_ends[i]]
+    }
+
+    /// Handle of data block `i`. REQUIRES: `i < len()`.
+    #[inline]
+    pub(crate) fn handle(&self, i: usize) -> BlockHandle {
+        self.handles[i]
+    }
+
+    /// The first block whose separator is `>= target`, i.e. the only block that can hold the
+    /// first entry `>= target` unless `target` is past its last key; `len()` if none.
+    #[inline]
+    pub(crate) fn find(&self, target: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if compare_internal(self.key(mid), target) == Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Checks that the handles cover `[data_start, data_end)` exactly, in order, and that each
+    /// block can hold an envelope trailer. Errors are relative to the index block.
+    pub(crate) fn check_tiling(&self, data_start: u64, data_end: u64) -> Result<()> {
+        let mut expected = data_start;
+        for (i, h) in self.handles.iter().enumerate() {
+            let fits = h.size_bytes >= cairn_base::envelope::TRAILER_BYTES as u64;
+            if h.offset != expected || !fits || h.end().is_none_or(|end| end > data_end) {
+                return Err(Error::corruption("", 0, format!("index handle {i} does not tile the data region")));
+            }
+            expected = h.offset + h.size_bytes;
+        }
+        if expected != data_end || self.handles.is_empty() {
+            return Err(Error::corruption("", 0, "data blocks do not fill the data region"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_base::key::{InternalKey, SeqNum};
+    use proptest::prelude::*;
+
+    fn ik(k: &[u8], seq: u64) -> Vec<u8> {
+        InternalKey::new(k, SeqNum(seq), ValueKind::Set).encoded().to_vec()
+    }
+
+    #[test]
+    fn separator_is_shortened_between_distant_user_keys() {
+        let mut s = Vec::new();
+        shortest_separator(&ik(b"apple-pie", 3), &ik(b"cherry", 9), &mut s);
+        assert_eq!(user_key(&s), b"b");
+        shortest_separator(&ik(b"abc", 3), &ik(b"abd", 9), &mut s);
+        assert_eq!(s, ik(b"abc", 3), "adjacent bytes cannot be shortened");
+        shortest_separator(&ik(b"ab", 3), &ik(b"abzzz", 9), &mut s);
+        assert_eq!(s, ik(b"ab", 3), "a prefix cannot be shortened");
+        shortest_separator(&ik(b"k", 5), &ik(b"k", 4), &mut s);
+        assert_eq!(s, ik(b"k", 5), "same user key keeps the last key");
+    }
+
+    #[test]
+    fn tiling_rejects_gaps_and_overruns() {
+        let mut b = IndexBuilder::new();
+        b.add(&ik(b"a", 1), Some(&ik(b"c", 1)), BlockHandle { offset: 28, size_bytes: 10 });
+        b.add(&ik(b"c", 1), None, BlockHandle { offset: 38, size_bytes: 10 });
+        let index = Index::decode(b.finish()).expect("decode");
+        index.check_tiling(28, 48).expect("tiles");
+        assert!(index.check_tiling(28, 49).is_err());
+        assert!(index.check_tiling(27, 48).is_err());
+        assert!(index.check_tiling(28, 47).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn index_round_trips_and_finds(
+            users in prop::collection::btree_set(prop::collection::vec(any::<u8>(), 0..6), 2..40),
+            probes in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..6), 0u64..10), 0..20),
+        ) {
+            // Blocks of one key each: separators must fall between neighbours.
+            let keys: Vec<Vec<u8>> = users.iter().map(|u| ik(u, 5)).collect();
+            let mut b = IndexBuilder::new();
+            for (i, k) in keys.iter().enumerate() {
+                b.add(k, keys.get(i + 1).map(|n| &n[..]), BlockHandle { offset: i as u64, size_bytes: 1 });
+            }
+            let index = Index::decode(b.finish()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(index.len(), keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                prop_assert_eq!(index.handle(i).offset, i as u64);
+                prop_assert!(compare_internal(index.key(i), k) != Ordering::Less);
+                if let Some(next) = keys.get(i + 1) {
+                    prop_assert!(compare_internal(index.key(i), next) == Ordering::Less);
+                }
+            }
+            for (u, s) in probes {
+                let t = ik(&u, s);
+                let first_ge = keys.iter().position(|k| compare_internal(k, &t) != Ordering::Less).unwrap_or(keys.len());
+                let found = index.find(&t);
+                // The found block is the one holding the first key >= t, or the block before it
+                // when t falls between that block's last key and its separator.
+                prop_assert!(found == first_ge || found + 1 == first_ge, "found {} expected {}", found, first_ge);
+            }
+        }
+
+        #[test]
+        fn arbitrary_index_bytes_never_panic(bytes: Vec<u8>) {
+            if let Ok(index) = Index::decode(&bytes) {
+                let _ = index.check_tiling(28, 1000);
+                let _ = index.find(&[0; 8]);
+            }
+        }
+    }
+}

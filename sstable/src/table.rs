@@ -1,0 +1,602 @@
+//! The table reader: opens a table file, verifies its frame and metadata, and serves point
+//! lookups and ordered iteration (docs/format/sstable.md#reading-informative).
+//!
+//! Owns where data blocks come from: straight from the memory map (raw blocks, zero-copy), or
+//! decoded (compressed blocks, and every block without a map) through the optional
+//! [`BlockCache`]. Leaves in-block search to `block`, separators to `index`, the filter probe to
+//! `filter`, and checksum and codec handling to `cairn_base::envelope`.
+//!
+//! Invariants:
+//! * Every length and offset read from the file is checked against the file before it is used,
+//!   so `open`, `get` and iteration on arbitrary bytes return a typed error, never panic, and never
+//!   allocate more than the file size (plus `MAX_BLOCK_BYTES` per decompressed block).
+//! * A block's checksum is verified before any of its bytes are interpreted: once per open table
+//!   on the map path (the `verified` bitmap), on every read on the positioned-read path unless the
+//!   block comes from the cache, which only holds verified blocks. A bad block is never cached
+//!   and is reported as `Error::Corruption` naming the file and the block's offset.
+//! * A point lookup on the map path with raw blocks allocates nothing (after a thread's first
+//!   lookup, which sizes its scratch buffers).
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use bytes::Bytes;
+use cairn_base::envelope::{self, TRAILER_BYTES as ENVELOPE_TRAILER_BYTES};
+use cairn_base::iter::InternalIterator;
+use cairn_base::key::{MAX_SEQ, TRAILER_BYTES, append_internal_key, compare_internal, parse_internal_key};
+use cairn_base::vfs::RandomAccessFile;
+use cairn_base::{Error, FileNum, Result, SeqNum, ValueKind};
+
+use crate::block::{self, BlockIter, Layout, seek_ge};
+use crate::cache::BlockCache;
+use crate::filter::Filter;
+use crate::footer::{BlockHandle, FOOTER_BYTES, FORMAT_VERSION, Footer, HEADER_BYTES, decode_header};
+use crate::index::Index;
+use crate::properties::TableProperties;
+
+/// The codec byte of a raw (uncompressed, unencrypted) block.
+const RAW_CODEC: u8 = 0;
+
+/// How tables are read.
+#[derive(Debug, Clone, Default)]
+pub struct TableReaderOptions {
+    /// Serve blocks from a memory map of the file when the file system can map it.
+    pub use_mmap: bool,
+    /// Cache for decoded blocks (compressed blocks, and every block read without a map).
+    pub cache: Option<Arc<BlockCache>>,
+}
+
+/// An open, immutable table. Cheap to share (`Arc<Table>`); `Send + Sync`.
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    file_num: FileNum,
+    size_bytes: u64,
+    /// The whole file, when mapped. Its length equals `size_bytes`.
+    map: Option<Bytes>,
+    cache: Option<Arc<BlockCache>>,
+    index: Index,
+    filter: Option<Filter>,
+    properties: TableProperties,
+    properties_offset: u64,
+    /// Bit `i` is set once data block `i` passed its checksum on the map path.
+    verified: Box<[AtomicU64]>,
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("path", &self.file.path())
+            .field("file_num", &self.file_num)
+            .field("size_bytes", &self.size_bytes)
+            .field("mapped", &self.map.is_some())
+            .field("data_blocks", &self.index.len())
+            .field("filter", &self.filter)
+            .finish()
+    }
+}
+
+/// A data block's decoded bytes: borrowed from the map, or shared with the cache.
+enum BlockData<'a> {
+    Mapped { map: &'a Bytes, payload: &'a [u8] },
+    Shared(Bytes),
+}
+
+impl BlockData<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            BlockData::Mapped { payload, .. } => payload,
+            BlockData::Shared(b) => b,
+        }
+    }
+
+    /// `part` (a sub-slice of `bytes()`) as shared bytes, without copying.
+    fn share(&self, part: &[u8]) -> Bytes {
+        match self {
+            BlockData::Mapped { map, .. } => map.slice_ref(part),
+            BlockData::Shared(b) => b.slice_ref(part),
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            BlockData::Mapped { map, payload } => map.slice_ref(payload),
+            BlockData::Shared(b) => b,
+        }
+    }
+}
+
+/// Initial capacity of the per-thread lookup buffers: keys shorter than this never grow them.
+const SCRATCH_MIN_BYTES: usize = 256;
+
+/// Per-thread buffers for point lookups, so they allocate nothing in steady state.
+struct Scratch {
+    target: Vec<u8>,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { target: Vec::new(), key: Vec::new() }) };
+}
+
+/// Reads byte ranges from the map or with positioned reads. Used while opening.
+struct Source<'a> {
+    file: &'a dyn RandomAccessFile,
+    map: Option<&'a Bytes>,
+}
+
+impl Source<'_> {
+    /// REQUIRES: `[offset, offset + len)` lies within the file (checked by the caller).
+    fn read(&self, offset: u64, len: u64) -> Result<Bytes> {
+        let range = to_range(offset, len).ok_or_else(|| corruption(self.file.path(), offset, "range too large"))?;
+        if let Some(map) = self.map {
+            return map
+                .get(range.clone())
+                .map(|_| map.slice(range))
+                .ok_or_else(|| corruption(self.file.path(), offset, "range outside the mapped file"));
+        }
+        let mut buf = vec![0u8; range.len()];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+fn to_range(offset: u64, len: u64) -> Option<Range<usize>> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    Some(start..end)
+}
+
+fn corruption(path: &Path, offset: u64, what: &str) -> Error {
+    Error::corruption(path, offset, what)
+}
+
+/// Checks the footer's handles against the strict layout; returns where the data region ends.
+fn check_layout(footer: &Footer, footer_offset: u64) -> Option<u64> {
+    let trailer = ENVELOPE_TRAILER_BYTES as u64;
+    let fits = |h: &BlockHandle, end: u64| h.size_bytes >= trailer && h.end() == Some(end);
+    let (properties, index) = (&footer.properties, &footer.index);
+    if !fits(properties, footer_offset) || !fits(index, properties.offset) {
+        return None;
+    }
+    let data_end = if footer.filter == BlockHandle::ABSENT {
+        index.offset
+    } else if fits(&footer.filter, index.offset) {
+        footer.filter.offset
+    } else {
+        return None;
+    };
+    (data_end > HEADER_BYTES as u64).then_some(data_end)
+}
+
+impl Table {
+    /// Reads and verifies footer, header, properties, index and filter (all checksummed); checks
+    /// the file number recorded in the file against `file_num`. With `use_mmap` and a mappable
+    /// file, data blocks are served from the map.
+    pub fn open(file: Arc<dyn RandomAccessFile>, file_num: FileNum, opts: &TableReaderOptions) -> Result<Arc<Table>> {
+        let size_bytes = file.size_bytes();
+        let path = file.path().to_path_buf();
+        let map = if opts.use_mmap { file.map()?.filter(|m| m.len() as u64 == size_bytes) } else { None };
+        let src = Source { file: &*file, map: map.as_ref() };
+        if size_bytes < (HEADER_BYTES + FOOTER_BYTES) as u64 {
+            return Err(corruption(&path, 0, "file shorter than an sstable header and footer"));
+        }
+        let footer_offset = size_bytes - FOOTER_BYTES as u64;
+        let footer_bytes = src.read(footer_offset, FOOTER_BYTES as u64)?;
+        let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_file(&path, footer_offset))?;
+        let header_file_num = decode_header(&src.read(0, HEADER_BYTES as u64)?).map_err(|e| e.at_file(&path, 0))?;
+        for (recorded, offset) in [(footer.file_num, footer_offset), (header_file_num, 0)] {
+            if recorded != file_num {
+                let what = format!("table records file number {recorded}, expected {file_num}");
+                return Err(Error::corruption(&path, offset, what));
+            }
+        }
+        let data_end = check_layout(&footer, footer_offset)
+            .ok_or_else(|| corruption(&path, footer_offset, "footer handles do not match the file layout"))?;
+        let meta = |h: BlockHandle| -> Result<Bytes> {
+            let sealed = src.read(h.offset, h.size_bytes)?;
+            let payload = envelope::open(&sealed, file_num, h.offset).map_err(|e| e.at_file(&path, h.offset))?;
+            Ok(Bytes::copy_from_slice(&payload))
+        };
+        let path_ref = &path;
+        let at = |h: BlockHandle| move |e: Error| e.at_file(path_ref, h.offset);
+        let properties =
+            TableProperties::decode(&meta(footer.properties)?, FORMAT_VERSION).map_err(at(footer.properties))?;
+        let index = Index::decode(&meta(footer.index)?).map_err(at(footer.index))?;
+        index.check_tiling(HEADER_BYTES as u64, data_end).map_err(at(footer.index))?;
+        if properties.data_blocks != index.len() as u64 || properties.data_size_bytes != data_end - HEADER_BYTES as u64
+        {
+            return Err(corruption(&path, footer.properties.offset, "properties disagree with the index"));
+        }
+        let filter = match footer.filter {
+            BlockHandle::ABSENT => None,
+            h => Some(Filter::decode(&meta(h)?).map_err(at(h))?),
+        };
+        let verified = (0..index.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        Ok(Arc::new(Table {
+            file,
+            file_num,
+            size_bytes,
+            map,
+            cache: opts.cache.clone(),
+            index,
+            filter,
+            properties,
+            properties_offset: footer.properties.offset,
+            verified,
+        }))
+    }
+
+    /// The table's file number.
+    pub fn file_num(&self) -> FileNum {
+        self.file_num
+    }
+
+    /// Size of the file.
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// What the table holds, from its properties block.
+    pub fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    /// Filter probe only (no I/O). `key_hash` = `cairn_base::hash::key_hash(user_key)`. False
+    /// only if the table holds no entry for that user key.
+    #[inline]
+    pub fn may_contain(&self, key_hash: u64) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(key_hash))
+    }
+
+    /// The newest entry for `user_key` with sequence number `<= seq`, if any (tombstones
+    /// included: the caller interprets `ValueKind::Delete`). Consults the filter first.
+    pub fn get(&self, user_key: &[u8], key_hash: u64, seq: SeqNum) -> Result<Option<(ValueKind, SeqNum, Bytes)>> {
+        if !self.may_contain(key_hash) {
+            return Ok(None);
+        }
+        SCRATCH.with_borrow_mut(|s| self.get_with(user_key, seq.min(MAX_SEQ), s))
+    }
+
+    fn get_with(&self, user_key: &[u8], seq: SeqNum, s: &mut Scratch) -> Result<Option<(ValueKind, SeqNum, Bytes)>> {
+        s.target.clear();
+        // No-ops once the buffers are large enough: growth happens at most a few times per thread.
+        s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
+        s.key.clear();
+        s.key.reserve(SCRATCH_MIN_BYTES);
+        append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
+        // The first separator >= target names the block; if target is past that block's last
+        // key, the answer is the next block's first entry.
+        for i in self.index.find(&s.target)..self.index.len() {
+            let data = self.block(i)?;
+            let bytes = data.bytes();
+            let offset = self.index.handle(i).offset;
+            let layout = Layout::parse(bytes).map_err(|e| self.at_block(e, offset))?;
+            let Some(pos) = seek_ge(bytes, layout, &s.target, &mut s.key).map_err(|e| self.at_block(e, offset))? else {
+                continue;
+            };
+            let found = parse_internal_key(&s.key).map_err(|e| self.at_block(e, offset))?;
+            if found.user_key != user_key {
+                return Ok(None);
+            }
+            return Ok(Some((found.kind, found.seq, data.share(&bytes[pos.value]))));
+        }
+        Ok(None)
+    }
+
+    /// An internal iterator owning an `Arc<Table>`, so the table outlives it.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter { table: Arc::clone(self), block_index: 0, block: None }
+    }
+
+    /// Reads every block, verifies every checksum (ignoring the cache and the verified bitmap)
+    /// and that keys are strictly increasing and consistent with the index and properties;
+    /// returns the number of entries.
+    pub fn verify(&self) -> Result<u64> {
+        let mut tally = Tally::default();
+        for i in 0..self.index.len() {
+            let h = self.index.handle(i);
+            let data = self.read_fresh(i, h)?;
+            let (lower, upper) = (i.checked_sub(1).map(|p| self.index.key(p)), self.index.key(i));
+            block::for_each_entry(&data, |key, _, at| tally.add(key, lower, upper, at))
+                .map_err(|e| self.at_block(e, h.offset))?;
+        }
+        let p = &self.properties;
+        let consistent = tally.entries == p.entries
+            && tally.tombstones == p.tombstones
+            && tally.first_key.as_deref() == Some(p.smallest_key.encoded())
+            && tally.last_key == p.largest_key.encoded();
+        if !consistent {
+            return Err(corruption(self.path(), self.properties_offset, "properties disagree with the data blocks"));
+        }
+        Ok(tally.entries)
+    }
+
+    /// Block `i` read from the file or map and verified now, bypassing cache and bitmap.
+    fn read_fresh(&self, i: usize, h: BlockHandle) -> Result<Bytes> {
+        let Some(map) = &self.map else {
+            return self.read_and_open(h);
+        };
+        let sealed = self.sealed_in_map(map, h)?;
+        let payload = envelope::open(sealed, self.file_num, h.offset).map_err(|e| self.at_block(e, h.offset))?;
+        self.mark_verified(i);
+        Ok(match payload {
+            std::borrow::Cow::Borrowed(p) => map.slice_ref(p),
+            std::borrow::Cow::Owned(v) => Bytes::from(v),
+        })
+    }
+
+    fn at_block(&self, e: Error, block_offset: u64) -> Error {
+        e.at_file(self.file.path(), block_offset)
+    }
+
+    /// Data block `i`, decoded and verified.
+    #[inline]
+    fn block(&self, i: usize) -> Result<BlockData<'_>> {
+        let h = self.index.handle(i);
+        match &self.map {
+            Some(map) => self.mapped_block(map, i, h),
+            None => self.read_block(h).map(BlockData::Shared),
+        }
+    }
+
+    fn sealed_in_map<'a>(&self, map: &'a Bytes, h: BlockHandle) -> Result<&'a [u8]> {
+        to_range(h.offset, h.size_bytes)
+            .and_then(|r| map.get(r))
+            .filter(|s| s.len() >= ENVELOPE_TRAILER_BYTES)
+            .ok_or_else(|| corruption(self.path(), h.offset, "block outside the mapped file"))
+    }
+
+    #[inline]
+    fn mapped_block<'a>(&'a self, map: &'a Bytes, i: usize, h: BlockHandle) -> Result<BlockData<'a>> {
+        let sealed = self.sealed_in_map(map, h)?;
+        let payload_len = sealed.len() - ENVELOPE_TRAILER_BYTES;
+        let codec = sealed[payload_len];
+        if codec == RAW_CODEC {
+            self.ensure_verified(i, sealed, h.offset)?;
+            return Ok(BlockData::Mapped { map, payload: &sealed[..payload_len] });
+        }
+        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.file_num, h.offset)) {
+            return Ok(BlockData::Shared(b));
+        }
+        self.ensure_verified(i, sealed, h.offset)?;
+        let decoded =
+            envelope::decode_payload(&sealed[..payload_len], codec).map_err(|e| self.at_block(e, h.offset))?;
+        let block = Bytes::from(decoded.into_owned());
+        if let Some(c) = &self.cache {
+            c.insert(self.file_num, h.offset, block.clone());
+        }
+        Ok(BlockData::Shared(block))
+    }
+
+    fn ensure_verified(&self, i: usize, sealed: &[u8], offset: u64) -> Result<()> {
+        let bit = 1u64 << (i % 64);
+        // Relaxed suffices: the bit only records that these immutable bytes passed their check.
+        if self.verified[i / 64].load(AtomicOrdering::Relaxed) & bit != 0 {
+            return Ok(());
+        }
+        envelope::verify(sealed, self.file_num, offset).map_err(|e| self.at_block(e, offset))?;
+        self.mark_verified(i);
+        Ok(())
+    }
+
+    fn mark_verified(&self, i: usize) {
+        self.verified[i / 64].fetch_or(1u64 << (i % 64), AtomicOrdering::Relaxed);
+    }
+
+    /// A block read with a positioned read, through the cache when there is one.
+    fn read_block(&self, h: BlockHandle) -> Result<Bytes> {
+        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.file_num, h.offset)) {
+            return Ok(b);
+        }
+        let block = self.read_and_open(h)?;
+        if let Some(c) = &self.cache {
+            c.insert(self.file_num, h.offset, block.clone());
+        }
+        Ok(block)
+    }
+
+    /// Reads, verifies and decodes one block from the file.
+    fn read_and_open(&self, h: BlockHandle) -> Result<Bytes> {
+        let len = to_range(h.offset, h.size_bytes).map(|r| r.len());
+        let len = len.ok_or_else(|| corruption(self.path(), h.offset, "block too large"))?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, h.offset)?;
+        let payload_len = match envelope::open(&buf, self.file_num, h.offset).map_err(|e| self.at_block(e, h.offset))? {
+            std::borrow::Cow::Borrowed(p) => p.len(),
+            std::borrow::Cow::Owned(v) => return Ok(Bytes::from(v)),
+        };
+        buf.truncate(payload_len);
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// What `verify` counts while walking the data blocks.
+#[derive(Debug, Default)]
+struct Tally {
+    entries: u64,
+    tombstones: u64,
+    first_key: Option<Vec<u8>>,
+    last_key: Vec<u8>,
+}
+
+impl Tally {
+    /// Checks `key` against its predecessor and its block's bounds `(lower, upper]`.
+    fn add(&mut self, key: &[u8], lower: Option<&[u8]>, upper: &[u8], at: usize) -> Result<()> {
+        if self.first_key.is_some() && compare_internal(&self.last_key, key) != Ordering::Less {
+            return Err(block::corrupt("keys not strictly increasing", at));
+        }
+        let above_lower = lower.is_none_or(|l| compare_internal(l, key) == Ordering::Less);
+        if !above_lower || compare_internal(key, upper) == Ordering::Greater {
+            return Err(block::corrupt("key outside its block's index separators", at));
+        }
+        let kind = parse_internal_key(key)?.kind;
+        self.entries += 1;
+        self.tombstones += u64::from(kind == ValueKind::Delete);
+        if self.first_key.is_none() {
+            self.first_key = Some(key.to_vec());
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        Ok(())
+    }
+}
+
+/// A bidirectional internal iterator over one table; owns an `Arc<Table>`.
+pub struct TableIter {
+    table: Arc<Table>,
+    /// The data block `block` iterates, when `block` is `Some`.
+    block_index: usize,
+    block: Option<BlockIter>,
+}
+
+impl fmt::Debug for TableIter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableIter")
+            .field("file_num", &self.table.file_num)
+            .field("block_index", &self.block_index)
+            .field("valid", &self.valid())
+            .finish()
+    }
+}
+
+impl TableIter {
+    fn cur(&self) -> &BlockIter {
+        self.block.as_ref().filter(|b| b.valid()).expect("ITER-1: requires valid()")
+    }
+
+    /// Runs a positioning step; on error the iterator is left invalid (ITER-3) and the error
+    /// names the current block.
+    fn guard(&mut self, step: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let r = step(self);
+        if let Err(e) = r {
+            let offset = self.table.index.handle(self.block_index).offset;
+            self.block = None;
+            return Err(self.table.at_block(e, offset));
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, i: usize) -> Result<()> {
+        self.block = None;
+        self.block_index = i;
+        let data = self.table.block(i)?.into_bytes();
+        self.block = Some(BlockIter::new(data)?);
+        Ok(())
+    }
+
+    fn block_mut(&mut self) -> &mut BlockIter {
+        self.block.as_mut().expect("a block is loaded while positioning")
+    }
+
+    /// While the current block is exhausted, moves to the first entry of the next one.
+    fn skip_forward(&mut self) -> Result<()> {
+        while self.block.as_ref().is_some_and(|b| !b.valid()) {
+            if self.block_index + 1 >= self.table.index.len() {
+                self.block = None;
+                break;
+            }
+            self.load(self.block_index + 1)?;
+            self.block_mut().seek_to_first()?;
+        }
+        Ok(())
+    }
+
+    /// While the current block is exhausted, moves to the last entry of the previous one.
+    fn skip_backward(&mut self) -> Result<()> {
+        while self.block.as_ref().is_some_and(|b| !b.valid()) {
+            if self.block_index == 0 {
+                self.block = None;
+                break;
+            }
+            self.load(self.block_index - 1)?;
+            self.block_mut().seek_to_last()?;
+        }
+        Ok(())
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.block.as_ref().is_some_and(|b| b.valid())
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.guard(|it| {
+            it.load(0)?;
+            it.block_mut().seek_to_first()?;
+            it.skip_forward()
+        })
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.guard(|it| {
+            it.load(it.table.index.len() - 1)?;
+            it.block_mut().seek_to_last()?;
+            it.skip_backward()
+        })
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        if target.len() < TRAILER_BYTES {
+            self.block = None;
+            return Err(Error::invalid("seek target is not an internal key"));
+        }
+        self.guard(|it| {
+            let i = it.table.index.find(target);
+            if i == it.table.index.len() {
+                it.block = None;
+                return Ok(());
+            }
+            it.load(i)?;
+            it.block_mut().seek(target)?;
+            it.skip_forward()
+        })
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.seek(target)?;
+        if !self.valid() {
+            return self.seek_to_last();
+        }
+        if compare_internal(self.key(), target) == Ordering::Greater {
+            return self.prev();
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        self.guard(|it| {
+            it.block_mut().next()?;
+            it.skip_forward()
+        })
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        self.guard(|it| {
+            it.block_mut().prev()?;
+            it.skip_backward()
+        })
+    }
+
+    fn key(&self) -> &[u8] {
+        self.cur().key()
+    }
+
+    fn value(&self) -> &[u8] {
+        self.cur().value()
+    }
+
+    fn value_bytes(&self) -> Bytes {
+        self.cur().value_bytes()
+    }
+}

@@ -154,6 +154,16 @@ mod tests {
         assert_eq!(k, u64::MAX.to_string().as_bytes());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn keys_match_zero_padded_formatting(n: u64, extra_width in 0usize..8) {
+            let width = decimal_digits(n) + extra_width;
+            let mut k = Vec::new();
+            write_key(&mut k, n, width);
+            proptest::prop_assert_eq!(k, format!("{n:0width$}").into_bytes());
+        }
+    }
+
     #[test]
     fn keys_sort_like_their_numbers() {
         let (mut a, mut b) = (Vec::new(), Vec::new());

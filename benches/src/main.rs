@@ -76,11 +76,15 @@ fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> BenchError {
 }
 
 fn main() -> ExitCode {
-    let config = match flags::parse(std::env::args().skip(1)) {
+    let args: Result<Vec<String>, _> = std::env::args_os().skip(1).map(std::ffi::OsString::into_string).collect();
+    let Ok(args) = args else {
+        eprintln!("cairn-bench: usage error: arguments must be valid UTF-8");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let config = match flags::parse(args) {
         Ok(Parsed::Run(config)) => config,
         Ok(Parsed::Help) => {
-            print!("{}", flags::HELP);
-            return ExitCode::SUCCESS;
+            return if emit(flags::HELP).is_ok() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) };
         }
         Err(e) => {
             eprintln!("cairn-bench: {e}");
@@ -122,7 +126,7 @@ fn temporary_dir() -> PathBuf {
 }
 
 fn run_in(config: &Config, dir: &Path) -> Result<(), BenchError> {
-    print!("{}", report::header(config, dir, SystemTime::now(), &report::CpuInfo::detect()));
+    emit(&report::header(config, dir, SystemTime::now(), &report::CpuInfo::detect()))?;
     let mut json = config
         .json
         .as_deref()
@@ -144,7 +148,7 @@ fn run_in(config: &Config, dir: &Path) -> Result<(), BenchError> {
         }
         if benchmark.needs_fresh_db() {
             if config.use_existing_db {
-                println!("{}", report::skipped_line(benchmark.name()));
+                emit_line(&report::skipped_line(benchmark.name()))?;
                 continue;
             }
             db.close()?;
@@ -162,19 +166,31 @@ fn run_in(config: &Config, dir: &Path) -> Result<(), BenchError> {
         results.push(measurement);
     }
     db.close()?;
-    print!("{}", report::summary_table(&results));
+    emit(&report::summary_table(&results))?;
     Ok(())
 }
 
 fn print_measurement(config: &Config, m: &Measurement, json: Option<&mut File>) -> Result<(), BenchError> {
-    println!("{}", report::result_line(m));
+    emit_line(&report::result_line(m))?;
     if config.histogram {
-        println!("{}", report::histogram_block(m));
+        emit_line(&report::histogram_block(m))?;
     }
     if let (Some(file), Some(path)) = (json, config.json.as_deref()) {
         writeln!(file, "{}", report::json_line(m)).map_err(io_error(format!("write {}", path.display())))?;
     }
-    io::stdout().flush().map_err(io_error("write stdout"))
+    Ok(())
+}
+
+/// Writes `text` to stdout and flushes, so progress shows as it happens. A closed stdout
+/// (`cairn-bench | head`) is an error that ends the run; the temporary directory is still removed.
+fn emit(text: &str) -> Result<(), BenchError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(io_error("write stdout"))
+}
+
+/// [`emit`] plus a newline.
+fn emit_line(text: &str) -> Result<(), BenchError> {
+    emit(&format!("{text}\n"))
 }
 
 /// What the harness knows about the engine's pending work, so it settles before a read only
@@ -205,14 +221,14 @@ impl EngineState {
 fn run_action(db: &Db, action: Benchmark) -> Result<(), BenchError> {
     let start = Instant::now();
     match action {
-        Benchmark::Stats => println!("{}", db.metrics()),
+        Benchmark::Stats => emit_line(&db.metrics().to_string())?,
         Benchmark::Flush => {
             db.flush()?;
-            println!("flush memtable: {:.3} seconds", start.elapsed().as_secs_f64());
+            emit_line(&format!("flush memtable: {:.3} seconds", start.elapsed().as_secs_f64()))?;
         }
         Benchmark::WaitForCompaction => {
             db.wait_for_background()?;
-            println!("waitforcompaction: {:.3} seconds", start.elapsed().as_secs_f64());
+            emit_line(&format!("waitforcompaction: {:.3} seconds", start.elapsed().as_secs_f64()))?;
         }
         measured => unreachable!("{} is measured, not an action", measured.name()),
     }
@@ -224,7 +240,11 @@ fn settle(db: &Db, next: Benchmark) -> Result<(), BenchError> {
     let start = Instant::now();
     db.flush()?;
     db.wait_for_background()?;
-    println!("flush + wait_for_background before {}: {:.3} seconds", next.name(), start.elapsed().as_secs_f64());
+    emit_line(&format!(
+        "flush + wait_for_background before {}: {:.3} seconds",
+        next.name(),
+        start.elapsed().as_secs_f64()
+    ))?;
     Ok(())
 }
 

@@ -176,6 +176,58 @@ impl JsonObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A strict decoder for the JSON strings `push_json_string` writes, to check the round trip.
+    fn json_unescape(lit: &str) -> Option<String> {
+        let body = lit.strip_prefix('"')?.strip_suffix('"')?;
+        let mut out = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            if c == '"' || u32::from(c) < 0x20 {
+                return None;
+            }
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next()? {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    proptest! {
+        #[test]
+        fn hex_round_trips(bytes: Vec<u8>) {
+            let h = hex_encode(&bytes);
+            prop_assert_eq!(h.len(), bytes.len() * 2);
+            prop_assert_eq!(hex_decode(&h), Ok(bytes.clone()));
+            prop_assert_eq!(hex_decode(&h.to_uppercase()), Ok(bytes));
+        }
+
+        #[test]
+        fn hex_decode_never_panics(text: String) {
+            let _ = hex_decode(&text);
+        }
+
+        #[test]
+        fn json_string_round_trips(s: String) {
+            let mut lit = String::new();
+            push_json_string(&mut lit, &s);
+            prop_assert_eq!(json_unescape(&lit), Some(s));
+        }
+    }
 
     #[test]
     fn hex_round_trips_every_byte() {

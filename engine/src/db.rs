@@ -241,12 +241,21 @@ impl Db {
         let synced = if self.inner.poisoned.load(std::sync::atomic::Ordering::Acquire) {
             Ok(())
         } else {
-            self.inner.commit.writer.lock().wal.sync()
+            seal_wal(&mut self.inner.commit.writer.lock().wal)
         };
         let cleaned = self.inner.versions.lock().delete_unreferenced().map(|_| ());
         self.inner.lock.lock().take();
         synced.and(cleaned)
     }
+}
+
+/// Syncs the WAL, then appends and syncs an empty record: its synced-offset stamp proves every
+/// earlier byte was durable, so recovery can tell rot in the last real record from a torn tail
+/// (docs/format/batch.md#sync-marker).
+fn seal_wal(wal: &mut cairn_wal::LogWriter) -> Result<()> {
+    wal.sync()?;
+    wal.add_record(&[])?;
+    wal.sync()
 }
 
 /// Converts user range bounds into owned bounds.

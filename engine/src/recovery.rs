@@ -176,6 +176,11 @@ fn replay_wals(
             if let Some((torn_path, offset)) = torn.take() {
                 return Err(Error::corruption(torn_path, offset, "damaged WAL record followed by newer WAL records"));
             }
+            // An empty record is the sync marker written by `Db::close` (no entries).
+            if record.is_empty() {
+                record_offset = reader.valid_bytes();
+                continue;
+            }
             let m = mem.clone();
             let seq = batch::decode_record(&record, |e| {
                 if e.seq > state.last_seq {

@@ -134,3 +134,28 @@ fn corrupted_wal_record_below_synced_offset_is_corruption() {
     assert!(e.to_string().contains(".wal"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn rot_in_last_record_after_clean_close_is_corruption() {
+    let dir = common::temp_dir("rot-last");
+    let db = Db::open(&dir).expect("open");
+    for i in 0..3u32 {
+        db.put(format!("k{i}"), "value").expect("put");
+    }
+    db.close().expect("close seals the WAL with a sync marker");
+    drop(db);
+    let wal = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .max_by_key(|p| std::fs::metadata(p).expect("stat").len())
+        .expect("a WAL");
+    let mut bytes = std::fs::read(&wal).expect("read");
+    // The sync marker is the last 15 bytes (7-byte fragment header + 8-byte stamp); the byte
+    // before it belongs to the last batch.
+    let at = bytes.len() - 15 - 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&wal, &bytes).expect("write");
+    expect_corruption(Db::open(&dir), "rot in the last batch before the sync marker");
+    let _ = std::fs::remove_dir_all(&dir);
+}

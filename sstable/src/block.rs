@@ -43,7 +43,7 @@ impl BlockBuilder {
     /// Appends an entry. REQUIRES: `key` sorts after every key added since the last reset.
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(self.entries == 0 || compare_internal(&self.last_key, key) == Ordering::Less);
-        let shared = if self.entries % self.restart_interval == 0 {
+        let shared = if self.entries.is_multiple_of(self.restart_interval) {
             let offset = u32::try_from(self.buf.len()).expect("blocks stay far below 4 GiB (MAX_BLOCK_BYTES)");
             self.restarts.push(offset);
             0
@@ -205,7 +205,7 @@ pub(crate) struct Pos {
 
 /// The key stored whole at restart point `i`.
 #[inline]
-fn restart_key<'a>(data: &'a [u8], layout: Layout, i: usize) -> Result<&'a [u8]> {
+fn restart_key(data: &[u8], layout: Layout, i: usize) -> Result<&[u8]> {
     let offset = layout.restart(data, i)?;
     let entry = decode_entry(data, offset, layout.restarts_offset)?;
     if entry.shared != 0 {
@@ -246,16 +246,30 @@ pub(crate) fn seek_ge(data: &[u8], layout: Layout, target: &[u8], key: &mut Vec<
     Ok(None)
 }
 
-/// Calls `f(key, value)` for every entry of the block in order; used by verification.
+/// Calls `f(key, value, offset)` for every entry of the block in order, checking the whole
+/// restart array on the way: it starts at the first entry, names only entry starts in increasing
+/// order, and every restart entry stores its key whole. Used by verification and index decoding.
 pub(crate) fn for_each_entry(data: &[u8], mut f: impl FnMut(&[u8], &[u8], usize) -> Result<()>) -> Result<()> {
     let layout = Layout::parse(data)?;
     let mut key = Vec::new();
-    let mut offset = 0;
+    let (mut offset, mut next_restart) = (0, 0);
     while offset < layout.restarts_offset {
         let entry = decode_entry(data, offset, layout.restarts_offset)?;
+        let is_restart = next_restart < layout.num_restarts && layout.restart(data, next_restart)? == offset;
+        if is_restart {
+            if entry.shared != 0 {
+                return Err(corrupt("restart point shares key bytes", offset));
+            }
+            next_restart += 1;
+        } else if offset == 0 {
+            return Err(corrupt("first entry is not a restart point", offset));
+        }
         apply_key(data, &entry, &mut key, offset)?;
         f(&key, &data[entry.value.clone()], offset)?;
         offset = entry.value.end;
+    }
+    if next_restart != layout.num_restarts {
+        return Err(corrupt("restart array names offsets that are not entry starts, in order", layout.restarts_offset));
     }
     Ok(())
 }
@@ -458,6 +472,21 @@ mod tests {
         let mut it = BlockIter::new(Bytes::from(data)).expect("layout");
         assert!(it.seek(&ik(b"b", 1)).is_err());
         assert!(!it.valid());
+    }
+
+    #[test]
+    fn full_walk_checks_the_restart_array() {
+        let es = vec![(ik(b"a", 1), vec![]), (ik(b"b", 1), vec![]), (ik(b"c", 1), vec![])];
+        let good = build(&es, 2).to_vec();
+        for_each_entry(&good, |_, _, _| Ok(())).expect("intact block");
+        // Restart array is [0, offset of "c"]; point the second restart at "b" instead.
+        let n = good.len();
+        let mut misaligned = good.clone();
+        misaligned[n - 8] = 11;
+        assert!(for_each_entry(&misaligned, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
+        let mut not_at_zero = good.clone();
+        not_at_zero[n - 12] = 11;
+        assert!(for_each_entry(&not_at_zero, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
     }
 
     proptest! {

@@ -195,7 +195,8 @@ impl TableBuilder {
     }
 
     /// Appends an entry. REQUIRES: `ikey` (an encoded internal key) is strictly greater than the
-    /// previous one (debug-asserted; an `InvalidArgument` error in release builds).
+    /// previous one (debug-asserted; an `InvalidArgument` error in release builds). Buffers output
+    /// and appends to the file in large chunks (>= [`WRITE_BUFFER_BYTES`]), not per block.
     pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
         let parsed = parse_internal_key(ikey).map_err(|_| Error::invalid("table key is not an internal key"))?;
         if ikey.len() + value.len() > MAX_ENTRY_BYTES {

@@ -173,6 +173,28 @@ fn check_layout(footer: &Footer, footer_offset: u64) -> Option<u64> {
     (data_end > HEADER_BYTES as u64).then_some(data_end)
 }
 
+/// Reads and checks footer and header (magic, version, checksum, file number) and the footer's
+/// handles; returns the footer and where the data region ends.
+fn read_frame(src: &Source<'_>, size_bytes: u64, file_num: FileNum) -> Result<(Footer, u64)> {
+    let path = src.file.path();
+    if size_bytes < (HEADER_BYTES + FOOTER_BYTES) as u64 {
+        return Err(corruption(path, 0, "file shorter than an sstable header and footer"));
+    }
+    let footer_offset = size_bytes - FOOTER_BYTES as u64;
+    let footer_bytes = src.read(footer_offset, FOOTER_BYTES as u64)?;
+    let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_file(path, footer_offset))?;
+    let header_file_num = decode_header(&src.read(0, HEADER_BYTES as u64)?).map_err(|e| e.at_file(path, 0))?;
+    for (recorded, offset) in [(footer.file_num, footer_offset), (header_file_num, 0)] {
+        if recorded != file_num {
+            let what = format!("table records file number {recorded}, expected {file_num}");
+            return Err(Error::corruption(path, offset, what));
+        }
+    }
+    let data_end = check_layout(&footer, footer_offset)
+        .ok_or_else(|| corruption(path, footer_offset, "footer handles do not match the file layout"))?;
+    Ok((footer, data_end))
+}
+
 impl Table {
     /// Reads and verifies footer, header, properties, index and filter (all checksummed); checks
     /// the file number recorded in the file against `file_num`. With `use_mmap` and a mappable
@@ -182,21 +204,7 @@ impl Table {
         let path = file.path().to_path_buf();
         let map = if opts.use_mmap { file.map()?.filter(|m| m.len() as u64 == size_bytes) } else { None };
         let src = Source { file: &*file, map: map.as_ref() };
-        if size_bytes < (HEADER_BYTES + FOOTER_BYTES) as u64 {
-            return Err(corruption(&path, 0, "file shorter than an sstable header and footer"));
-        }
-        let footer_offset = size_bytes - FOOTER_BYTES as u64;
-        let footer_bytes = src.read(footer_offset, FOOTER_BYTES as u64)?;
-        let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_file(&path, footer_offset))?;
-        let header_file_num = decode_header(&src.read(0, HEADER_BYTES as u64)?).map_err(|e| e.at_file(&path, 0))?;
-        for (recorded, offset) in [(footer.file_num, footer_offset), (header_file_num, 0)] {
-            if recorded != file_num {
-                let what = format!("table records file number {recorded}, expected {file_num}");
-                return Err(Error::corruption(&path, offset, what));
-            }
-        }
-        let data_end = check_layout(&footer, footer_offset)
-            .ok_or_else(|| corruption(&path, footer_offset, "footer handles do not match the file layout"))?;
+        let (footer, data_end) = read_frame(&src, size_bytes, file_num)?;
         let meta = |h: BlockHandle| -> Result<Bytes> {
             let sealed = src.read(h.offset, h.size_bytes)?;
             let payload = envelope::open(&sealed, file_num, h.offset).map_err(|e| e.at_file(&path, h.offset))?;

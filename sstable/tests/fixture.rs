@@ -51,7 +51,10 @@ fn fixture_entries() -> Vec<Entry> {
 fn golden_v1_table_is_reproduced_by_the_writer() {
     let built = build(&fixture_entries(), &fixture_options(), FILE_NUM);
     if std::env::var("CAIRN_REWRITE_FIXTURES").as_deref() == Ok("1") {
-        std::fs::write(fixture_path(), &built.bytes).expect("rewrite fixture");
+        // Write beside and rename, so a concurrently running reader sees the old or the new file.
+        let tmp = fixture_path().with_extension("sst.tmp");
+        std::fs::write(&tmp, &built.bytes).expect("rewrite fixture");
+        std::fs::rename(&tmp, fixture_path()).expect("rename fixture");
     }
     let on_disk = std::fs::read(fixture_path()).expect("fixture present (regenerate with CAIRN_REWRITE_FIXTURES=1)");
     assert_eq!(on_disk, &built.bytes[..], "writer output changed: a format change needs a new fixture version");

@@ -232,7 +232,7 @@ impl Db {
 
     /// Closes the database: stops background work, syncs the WAL, deletes unreferenced files
     /// and releases the lock, reporting any error. Every handle (clones included) fails with
-    /// `Closed` afterwards; iterators and snapshots already open keep reading what they pinned.
+    /// `Closed` afterwards, snapshots too; iterators already open keep reading what they pinned.
     pub fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return Ok(());

@@ -62,7 +62,7 @@ fn writers_readers_and_compaction_keep_batches_atomic() {
     for r in 0..3 {
         let (db, stop) = (db.clone(), stop.clone());
         readers.push(std::thread::spawn(move || {
-            let mut last = vec![0u64; WRITERS];
+            let mut last = [0u64; WRITERS];
             let mut views = 0u64;
             while !stop.load(Ordering::Acquire) {
                 let snap = db.snapshot();

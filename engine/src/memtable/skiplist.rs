@@ -448,10 +448,14 @@ impl SkipList {
     #[inline]
     fn walk_to_last(&self, advance: impl Fn(NodePtr) -> bool) -> Option<Node<'_>> {
         let mut x = self.head;
+        // The last node `advance` refused: when a lower level leads to it again, stop there
+        // without asking again.
+        let mut known_stop: Option<NodePtr> = None;
         for level in (0..self.height.load(Relaxed)).rev() {
             // SAFETY: `x` is the head or was reached at a level >= `level` (SKIP-3).
             while let Some(n) = unsafe { x.next(level) } {
-                if !advance(n) {
+                if Some(n) == known_stop || !advance(n) {
+                    known_stop = Some(n);
                     break;
                 }
                 x = n;

@@ -161,7 +161,9 @@ fn size_grows_with_every_insert_and_counts_the_bytes() {
 #[test]
 fn values_bigger_than_a_chunk_round_trip() {
     let mem = Arc::new(MemTable::new());
-    let big: Vec<u8> = (0..(3 << 20) + 17).map(|i: u32| (i % 251) as u8).collect();
+    let mut big = vec![0xa7; (3 << 20) + 17];
+    let last = big.len() - 1;
+    (big[0], big[1 << 20], big[last]) = (1, 2, 3);
     mem.insert(b"big", SeqNum(1), ValueKind::Set, &big);
     mem.insert(b"small", SeqNum(2), ValueKind::Set, b"s");
     mem.insert(b"big2", SeqNum(3), ValueKind::Set, &big[..(1 << 20) + 1]);
@@ -295,8 +297,6 @@ fn check_walk(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
-
     #[test]
     fn memtable_matches_btreemap_model(
         puts in arb_puts(),
@@ -346,8 +346,10 @@ proptest! {
 
 /// The concurrent test's schedule: entry `i` (0-based) has sequence number `i + 1` and belongs
 /// to user key `i % CONCURRENT_KEYS`, so every user key gets `ENTRIES / KEYS` versions.
-const CONCURRENT_ENTRIES: u64 = 100_000;
-const CONCURRENT_KEYS: u64 = 25_000;
+/// Smaller under Miri, which runs this code some thousand times slower.
+const CONCURRENT_ENTRIES: u64 = if cfg!(miri) { 400 } else { 100_000 };
+const CONCURRENT_KEYS: u64 = CONCURRENT_ENTRIES / 4;
+const CONCURRENT_GETS_PER_PASS: usize = if cfg!(miri) { 20 } else { 2000 };
 
 /// Scatters key indexes over the key space so inserts land all over the list.
 fn concurrent_user_key(key_index: u64) -> [u8; 8] {
@@ -444,7 +446,7 @@ fn readers_run_concurrently_with_one_writer() {
                 let mut rng = 0x2545_F491_4F6C_DD1D ^ (r + 1);
                 let mut passes = 0u64;
                 while !done.load(AtomicOrdering::Acquire) || passes == 0 {
-                    concurrent_gets(&mem, &published, &mut rng, 2000);
+                    concurrent_gets(&mem, &published, &mut rng, CONCURRENT_GETS_PER_PASS);
                     concurrent_reverse_walk(&mem, rng);
                     if passes % 8 == r {
                         concurrent_scan(&mem, &published);

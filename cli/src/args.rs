@@ -9,12 +9,19 @@
 //!   a flag given twice is a usage error. `--` ends flags: every later argument is an operand
 //!   (for keys that start with `--`).
 //! * Scan flags (`--from`, `--to`, `--prefix`, `--limit`, `--reverse`) are a usage error on any
-//!   other command.
-//! * The database directory is `--db DIR`, else `$CAIRN_DB`, else the current directory.
+//!   other command; so are dump flags (`--kind`, `--entries`, `--values`) on any command but `dump`.
+//! * The database directory is `--db DIR`, else `$CAIRN_DB`, else the current directory. `dump`
+//!   reads the one file it is given and refuses `--db`.
+//! * `dump` knows the file's kind from its name (the strict patterns of
+//!   `cairn_base::filename::parse_file_name`) unless `--kind` says otherwise; a name that names no
+//!   kind is a usage error, found before any file is opened.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
+
+use cairn_base::FileNum;
+use cairn_base::filename::{FileKind, parse_file_name};
 
 use crate::output::hex_decode;
 
@@ -32,16 +39,20 @@ Commands:
   scan               print entries in key order, one per line: KEY<TAB>VALUE
   stats              print the engine's metrics (levels, memtables, cache, counters)
   check              verify every checksum and invariant, print a summary
+  dump FILE          print what one database file holds: a WAL (NNNNNN.wal), an SSTable
+                     (NNNNNN.sst), a manifest (MANIFEST-NNNNNN) or CURRENT; reads FILE
+                     directly, so it works on a copy and while the database is open
   help               print this text
 
 Flags:
   --db DIR                    database directory (default: $CAIRN_DB, else the current directory);
-                              put and delete create it when missing, other commands never create it
+                              put and delete create it when missing, other commands never create
+                              it; dump takes a FILE instead
   --key-format utf8|hex       how keys are given and printed (default utf8)
   --value-format utf8|hex     how values are given to put and printed: utf8 prints valid UTF-8 as
                               text and anything else as hex; hex always uses hex (default utf8)
   --json                      machine output: one JSON object for get, stats and check, one per
-                              line for scan
+                              line for scan and dump
   -h, --help                  print this text
   --version                   print the version
 
@@ -52,17 +63,26 @@ Scan flags:
   --limit N                   print at most N entries
   --reverse                   descending key order
 
+Dump flags:
+  --kind wal|sst|manifest|current
+                              read FILE as this kind whatever its name
+  --entries                   WAL and SSTable: also print every entry (key#seq,KIND and value size)
+  --values                    print each entry's value too (implies --entries)
+
 Exit status:
   0  success
   1  get: the key has no value
   2  usage error
-  3  database error (the message on stderr says what failed)
+  3  database error (the message on stderr says what failed); dump: the file is corrupt or
+     unreadable, after printing everything that could be read
 
 Examples:
   cairn --db ./data put user:1 alice
   cairn --db ./data get user:1
   cairn --db ./data scan --prefix user: --limit 10 --json
   cairn --db ./data --key-format hex get 00ff10
+  cairn dump ./data/000005.wal --entries
+  cairn dump ./data/MANIFEST-000001 --json
 ";
 
 /// How keys are given on the command line and printed.
@@ -98,6 +118,51 @@ pub struct ScanArgs {
     pub reverse: bool,
 }
 
+/// The file kinds `cairn dump` has a view for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    /// A write-ahead log, `NNNNNN.wal`.
+    Wal,
+    /// An SSTable, `NNNNNN.sst`.
+    Table,
+    /// A manifest log, `MANIFEST-NNNNNN`.
+    Manifest,
+    /// `CURRENT` (or `CURRENT.tmp`).
+    Current,
+}
+
+impl DumpKind {
+    /// The name used by `--kind` and printed in the dump: `wal`, `sst`, `manifest`, `current`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DumpKind::Wal => "wal",
+            DumpKind::Table => "sst",
+            DumpKind::Manifest => "manifest",
+            DumpKind::Current => "current",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<DumpKind> {
+        [DumpKind::Wal, DumpKind::Table, DumpKind::Manifest, DumpKind::Current].into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// What `cairn dump` reads and prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpArgs {
+    /// The file to read.
+    pub path: PathBuf,
+    /// Which view: from `--kind`, else from the file name.
+    pub kind: DumpKind,
+    /// The file number in the file's name, if it has one; otherwise the dump takes the number
+    /// its header records.
+    pub name_file_num: Option<FileNum>,
+    /// Print every entry of a WAL or SSTable.
+    pub entries: bool,
+    /// Print each entry's value (implies `entries`).
+    pub values: bool,
+}
+
 /// One command with its decoded operands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -113,6 +178,8 @@ pub enum Command {
     Stats,
     /// `check`
     Check,
+    /// `dump FILE [dump flags]`
+    Dump(DumpArgs),
 }
 
 /// A fully parsed command line that runs a command.
@@ -165,8 +232,11 @@ struct RawFlags {
     to: Option<String>,
     prefix: Option<String>,
     limit: Option<String>,
+    kind: Option<String>,
     json: bool,
     reverse: bool,
+    entries: bool,
+    values: bool,
     help: bool,
     version: bool,
 }
@@ -236,6 +306,8 @@ fn apply_flag(
     let boolean = match name {
         "json" => Some(&mut flags.json),
         "reverse" => Some(&mut flags.reverse),
+        "entries" => Some(&mut flags.entries),
+        "values" => Some(&mut flags.values),
         "help" => Some(&mut flags.help),
         "version" => Some(&mut flags.version),
         _ => None,
@@ -262,6 +334,7 @@ fn apply_flag(
         "to" => &mut flags.to,
         "prefix" => &mut flags.prefix,
         "limit" => &mut flags.limit,
+        "kind" => &mut flags.kind,
         _ => return Err(usage(format!("unknown flag '--{name}'"))),
     };
     set_once(slot, name, text)
@@ -275,23 +348,30 @@ fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), UsageEr
     Ok(())
 }
 
-/// Second pass: the command word, its operands, and the flags that only `scan` accepts.
+/// Second pass: the command word, its operands, and the flags that only `scan` or `dump` accept.
 fn parse_command(
     flags: &RawFlags,
     operands: Vec<OsString>,
     key_format: KeyFormat,
     value_format: ValueFormat,
 ) -> Result<Command, UsageError> {
+    // A dump operand is a path, which need not be UTF-8.
+    if let Some((name, files)) = operands.split_first()
+        && name == "dump"
+    {
+        return parse_dump(flags, files).map(Command::Dump);
+    }
     let mut words = Vec::with_capacity(operands.len());
     for op in operands {
         words.push(op.into_string().map_err(|_| usage("operands must be valid UTF-8; use --key-format hex"))?);
     }
     let Some((name, operands)) = words.split_first() else {
-        return Err(usage("missing command (get, put, delete, scan, stats, check)"));
+        return Err(usage("missing command (get, put, delete, scan, stats, check, dump)"));
     };
     if name != "scan" {
         reject_scan_flags(flags, name)?;
     }
+    reject_dump_flags(flags, name)?;
     let command = match (name.as_str(), operands) {
         ("get", [key]) => Command::Get { key: decode_key(key, key_format)? },
         ("put", [key, value]) => {
@@ -320,6 +400,58 @@ fn reject_scan_flags(flags: &RawFlags, command: &str) -> Result<(), UsageError> 
     match given.iter().find(|(_, present)| *present) {
         Some((flag, _)) => Err(usage(format!("{flag} only applies to scan, not {command}"))),
         None => Ok(()),
+    }
+}
+
+fn reject_dump_flags(flags: &RawFlags, command: &str) -> Result<(), UsageError> {
+    let given = [("--kind", flags.kind.is_some()), ("--entries", flags.entries), ("--values", flags.values)];
+    match given.iter().find(|(_, present)| *present) {
+        Some((flag, _)) => Err(usage(format!("{flag} only applies to dump, not {command}"))),
+        None => Ok(()),
+    }
+}
+
+/// `dump FILE`: the file, its kind (from `--kind`, else its name) and what to print.
+fn parse_dump(flags: &RawFlags, files: &[OsString]) -> Result<DumpArgs, UsageError> {
+    reject_scan_flags(flags, "dump")?;
+    if flags.db.is_some() {
+        return Err(usage("--db does not apply to dump: FILE names the file to read"));
+    }
+    let [file] = files else {
+        return Err(usage("dump takes exactly one FILE"));
+    };
+    let path = PathBuf::from(file);
+    let named = path.file_name().and_then(|n| n.to_str()).and_then(parse_file_name);
+    let kind = match flags.kind.as_deref() {
+        Some(k) => DumpKind::from_name(k)
+            .ok_or_else(|| usage(format!("--kind must be wal, sst, manifest or current, not '{k}'")))?,
+        None => kind_from_name(named, &path)?,
+    };
+    let name_file_num = match named {
+        Some(FileKind::Wal(n) | FileKind::Table(n) | FileKind::Manifest(n)) => Some(n),
+        _ => None,
+    };
+    let entries = flags.entries || flags.values;
+    if entries && matches!(kind, DumpKind::Manifest | DumpKind::Current) {
+        let flag = if flags.entries { "--entries" } else { "--values" };
+        return Err(usage(format!("{flag} applies to WAL and SSTable dumps, not {}", kind.name())));
+    }
+    Ok(DumpArgs { path, kind, name_file_num, entries, values: flags.values })
+}
+
+/// The view a strict file name calls for.
+fn kind_from_name(named: Option<FileKind>, path: &std::path::Path) -> Result<DumpKind, UsageError> {
+    match named {
+        Some(FileKind::Wal(_)) => Ok(DumpKind::Wal),
+        Some(FileKind::Table(_)) => Ok(DumpKind::Table),
+        Some(FileKind::Manifest(_)) => Ok(DumpKind::Manifest),
+        Some(FileKind::Current | FileKind::CurrentTemp) => Ok(DumpKind::Current),
+        Some(FileKind::Lock) => Err(usage("LOCK holds no data to dump")),
+        None => Err(usage(format!(
+            "cannot tell what '{}' is from its name (NNNNNN.wal, NNNNNN.sst, MANIFEST-NNNNNN, CURRENT); \
+             pass --kind",
+            path.display()
+        ))),
     }
 }
 
@@ -453,6 +585,62 @@ mod tests {
         assert!(err(&["--db"]).contains("needs a value"));
         assert!(err(&["--db", "a", "--db", "b", "stats"]).contains("given twice"));
         assert!(err(&["--json", "--json", "stats"]).contains("given twice"));
+    }
+
+    fn dump(args: &[&str]) -> DumpArgs {
+        match run(args).command {
+            Command::Dump(d) => d,
+            other => panic!("expected dump for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dump_kind_comes_from_the_strict_file_name() {
+        let wal = dump(&["dump", "dir/000012.wal"]);
+        assert_eq!((wal.kind, wal.name_file_num), (DumpKind::Wal, Some(FileNum(12))));
+        assert_eq!(wal.path, PathBuf::from("dir/000012.wal"));
+        assert!(!wal.entries && !wal.values);
+        assert_eq!(dump(&["dump", "000007.sst"]).kind, DumpKind::Table);
+        assert_eq!(dump(&["dump", "MANIFEST-000003"]).name_file_num, Some(FileNum(3)));
+        assert_eq!(dump(&["dump", "/x/CURRENT"]).kind, DumpKind::Current);
+        assert_eq!(dump(&["dump", "CURRENT.tmp"]).kind, DumpKind::Current);
+    }
+
+    #[test]
+    fn dump_kind_flag_overrides_the_name() {
+        let d = dump(&["dump", "copy.bin", "--kind", "sst", "--entries"]);
+        assert_eq!((d.kind, d.name_file_num, d.entries), (DumpKind::Table, None, true));
+        let d = dump(&["dump", "000009.wal", "--kind=manifest"]);
+        assert_eq!((d.kind, d.name_file_num), (DumpKind::Manifest, Some(FileNum(9))));
+        let d = dump(&["--values", "dump", "000001.wal"]);
+        assert!(d.entries && d.values, "--values implies --entries");
+    }
+
+    #[test]
+    fn dump_usage_errors_name_the_problem() {
+        assert!(err(&["dump"]).contains("exactly one FILE"));
+        assert!(err(&["dump", "a", "b"]).contains("exactly one FILE"));
+        assert!(err(&["dump", "42.wal"]).contains("pass --kind"));
+        assert!(err(&["dump", "LOCK"]).contains("no data"));
+        assert!(err(&["dump", "000001.wal", "--kind", "log"]).contains("wal, sst, manifest or current"));
+        assert!(err(&["dump", "MANIFEST-000001", "--entries"]).contains("WAL and SSTable"));
+        assert!(err(&["dump", "CURRENT", "--values"]).contains("WAL and SSTable"));
+        assert!(err(&["--db", "d", "dump", "000001.wal"]).contains("--db does not apply"));
+        assert!(err(&["dump", "000001.wal", "--limit", "3"]).contains("only applies to scan"));
+        assert!(err(&["scan", "--entries"]).contains("only applies to dump"));
+        assert!(err(&["get", "k", "--kind", "wal"]).contains("only applies to dump"));
+        assert!(err(&["dump", "000001.wal", "--entries", "--entries"]).contains("given twice"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dump_accepts_a_non_utf8_path() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = ["dump", "--kind", "wal"].map(OsString::from).into_iter().chain([OsString::from_vec(vec![0xff])]);
+        match parse(args, None) {
+            Ok(Parsed::Run(inv)) => assert!(matches!(inv.command, Command::Dump(d) if d.kind == DumpKind::Wal)),
+            other => panic!("expected dump, got {other:?}"),
+        }
     }
 
     #[cfg(unix)]

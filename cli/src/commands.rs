@@ -1,6 +1,7 @@
 //! The `cairn` commands: each opens the database, does one thing through the public `cairn` API,
 //! prints its result, and closes the database so that close errors are reported, not dropped
-//! (docs/tools.md#commands).
+//! (docs/tools.md#commands). `dump` is the exception: it never opens a database and is handed to
+//! [`crate::dump`], which reads one file directly.
 //!
 //! Owns what each command prints (text and JSON shapes). Leaves parsing to [`crate::args`], the
 //! byte-to-text rules to [`crate::output`], and exit codes to `main`.
@@ -51,6 +52,9 @@ impl From<io::Error> for CliError {
 /// Opens the database named by `inv`, runs its command writing to `out`, and closes the database.
 /// A command's own error wins over a close error.
 pub fn run(inv: &Invocation, out: &mut impl Write) -> Result<Outcome, CliError> {
+    if let Command::Dump(args) = &inv.command {
+        return crate::dump::run(args, inv, out);
+    }
     let creates = matches!(inv.command, Command::Put { .. } | Command::Delete { .. });
     let db = Options::default().create_if_missing(creates).open(&inv.db_dir)?;
     let result = dispatch(&db, inv, out);
@@ -78,6 +82,7 @@ fn dispatch(db: &Db, inv: &Invocation, out: &mut impl Write) -> Result<Outcome, 
         Command::Scan(args) => scan(db, inv, args, out),
         Command::Stats => stats(db, inv.json, out),
         Command::Check => check(db, inv.json, out),
+        Command::Dump(args) => crate::dump::run(args, inv, out),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `cairn` command-line tool: `get`, `put`, `delete`, `scan`, `stats` and `check` on a Cairn
-//! database directory (docs/tools.md#cairn).
+//! database directory, and `dump` of one database file (docs/tools.md#cairn).
 //!
 //! This file owns the process boundary only: it hands the arguments to [`args`], runs the parsed
 //! command with [`commands`], and maps the outcome to an exit code. Parsing, byte formats and the
@@ -9,13 +9,15 @@
 //! * 0 — success,
 //! * 1 — `get` found no value for the key,
 //! * 2 — usage error (bad flag, missing operand, malformed hex),
-//! * 3 — database error (the message on stderr is the error's `Display`), or output failure.
+//! * 3 — database error (the message on stderr is the error's `Display`), a corrupt or unreadable
+//!   file given to `dump`, or output failure.
 //!
 //! A closed stdout (`cairn scan | head`) is not an error: the tool stops writing and exits 0.
 #![forbid(unsafe_code)]
 
 mod args;
 mod commands;
+mod dump;
 mod output;
 
 use std::io::{self, Write};
@@ -47,7 +49,10 @@ fn main() -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let result = commands::run(&invocation, &mut out).and_then(|o| out.flush().map(|()| o).map_err(CliError::Output));
+    let result = commands::run(&invocation, &mut out);
+    // Flush before any error message, so that what a failed dump printed comes first.
+    let flushed = out.flush().map_err(CliError::Output);
+    let result = result.and_then(|o| flushed.map(|()| o));
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::NotFound) => {

@@ -232,7 +232,9 @@ fn usage_errors_exit_2() {
 fn help_lists_every_command_and_exits_0() {
     let r = cairn(&["--help"]);
     assert_eq!(r.code, 0);
-    for word in ["get", "put", "delete", "scan", "stats", "check", "--key-format", "--value-format", "--json", "--db"] {
+    for word in
+        ["get", "put", "delete", "scan", "stats", "check", "dump", "--key-format", "--value-format", "--json", "--db"]
+    {
         assert!(r.stdout.contains(word), "help lacks {word}");
     }
     assert_eq!(cairn(&["help"]).stdout, r.stdout);

@@ -22,7 +22,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::batch::{self, WriteBatch};
 use crate::inner::{Inner, Stats};
 use crate::memtable::MemTable;
-use crate::super_version::{Imm, SuperVersion};
+use crate::super_version::Imm;
 
 /// Largest group a leader assembles, in encoded bytes (a single larger batch still goes alone).
 const MAX_GROUP_BYTES: usize = 1 << 20;
@@ -234,12 +234,9 @@ impl Inner {
         let sealed = std::mem::replace(&mut ws.mem, Arc::new(MemTable::new()));
         let imm = Arc::new(Imm { mem: sealed, wal_num: old_wal_num, largest_seq: ws.last_seq });
         let mem = ws.mem.clone();
-        self.install(|cur| SuperVersion {
-            mem,
-            mem_wal: wal_num,
-            imms: std::iter::once(imm).chain(cur.imms.iter().cloned()).collect(),
-            version: cur.version.clone(),
-            tables: cur.tables.clone(),
+        self.install(|cur| {
+            let imms = std::iter::once(imm).chain(cur.imms.iter().cloned()).collect();
+            cur.with_memtables(mem, wal_num, imms)
         });
         drop(versions);
         // The old WAL was synced above; closing it only releases the descriptor.

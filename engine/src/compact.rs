@@ -80,13 +80,7 @@ impl Inner {
             return Err(e);
         }
         let (version, tables) = (versions.version.clone(), versions.tables.clone());
-        self.install(|cur| SuperVersion {
-            mem: cur.mem.clone(),
-            mem_wal: cur.mem_wal,
-            imms: cur.imms.clone(),
-            version,
-            tables,
-        });
+        self.install(|cur| SuperVersion::new(cur.mem.clone(), cur.mem_wal, cur.imms.clone(), version, tables));
         Ok(())
     }
 

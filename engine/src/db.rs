@@ -22,7 +22,7 @@ use crate::memtable::MemTable;
 use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::snapshot::Snapshot;
-use crate::super_version::SuperVersion;
+use crate::super_version::{SuperVersion, SvSlots};
 use crate::version_set::VersionSet;
 
 /// An open database. Cheap to clone; every clone is the same database; `Send + Sync`.
@@ -83,13 +83,7 @@ impl Db {
         let wal_num = r.wal.file_num();
         let tables = Arc::new(r.tables);
         let version = Arc::new(r.version);
-        let sv = SuperVersion {
-            mem: mem.clone(),
-            mem_wal: wal_num,
-            imms: Vec::new(),
-            version: version.clone(),
-            tables: tables.clone(),
-        };
+        let sv = SuperVersion::new(mem.clone(), wal_num, Vec::new(), version.clone(), tables.clone());
         let versions = VersionSet {
             dir: dir.to_path_buf(),
             vfs: vfs.clone(),
@@ -112,6 +106,7 @@ impl Db {
             lock: Mutex::new(Some(lock)),
             visible_seq: AtomicU64::new(r.last_seq.0),
             current: RwLock::new(Arc::new(sv)),
+            sv_slots: SvSlots::new(),
             versions: Mutex::new(versions),
             commit: CommitPipeline::new(WriterState::new(r.wal, mem, r.last_seq)),
             snapshots: Mutex::new(Default::default()),
@@ -147,7 +142,7 @@ impl Db {
 
     /// True if `key` has a value.
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
+        self.inner.contains_key(key.as_ref(), None)
     }
 
     /// The values of several keys, read at one consistent point.

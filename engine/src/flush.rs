@@ -69,12 +69,9 @@ impl Inner {
             return Err(e);
         }
         let (version, tables) = (versions.version.clone(), versions.tables.clone());
-        self.install(|cur| SuperVersion {
-            mem: cur.mem.clone(),
-            mem_wal: cur.mem_wal,
-            imms: cur.imms.iter().filter(|i| !Arc::ptr_eq(i, &imm)).cloned().collect(),
-            version,
-            tables,
+        self.install(|cur| {
+            let imms = cur.imms.iter().filter(|i| !Arc::ptr_eq(i, &imm)).cloned().collect();
+            SuperVersion::new(cur.mem.clone(), cur.mem_wal, imms, version, tables)
         });
         drop(versions);
         Stats::add(&self.stats.flushes, 1);

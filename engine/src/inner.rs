@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::commit::CommitPipeline;
 use crate::options::Options;
-use crate::super_version::SuperVersion;
+use crate::super_version::{SuperVersion, SvSlots};
 use crate::version_set::VersionSet;
 
 /// Counters behind `Metrics`. Relaxed atomics: they are statistics, not synchronization.
@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub visible_seq: AtomicU64,
     /// The published super-version. Readers clone the `Arc` and release the lock at once.
     pub current: RwLock<Arc<SuperVersion>>,
+    /// Per-thread pins of `current` for point reads (emptied on every install).
+    pub sv_slots: SvSlots,
     pub versions: Mutex<VersionSet>,
     pub commit: CommitPipeline,
     /// Live snapshots: sequence number -> handle count.
@@ -150,6 +152,14 @@ impl Inner {
             Arc::new(f(&cur))
         };
         *self.current.write() = next;
+        self.sv_slots.clear();
+    }
+
+    /// Runs `f` on a pinned super-version without writing any shared cache line in steady
+    /// state (see `SvSlots`).
+    #[inline]
+    pub fn with_super_version<R>(&self, f: impl FnOnce(&SuperVersion) -> R) -> R {
+        self.sv_slots.with(|| self.super_version(), f)
     }
 
     /// Records the outcome of a background job and wakes waiters.

@@ -224,27 +224,12 @@ pub(crate) fn merged_children(sv: &SuperVersion) -> MergingIterator {
     for imm in &sv.imms {
         children.push(Box::new(imm.mem.iter()));
     }
-    for level in 0..cairn_manifest::NUM_LEVELS {
-        let metas = sv.version.level(level);
-        if metas.is_empty() {
-            continue;
-        }
-        let mut tables = Vec::with_capacity(metas.len());
-        for m in metas {
-            match sv.tables.get(&m.file_num) {
-                Some(t) => tables.push((m.clone(), t.clone())),
-                None => children.push(Box::new(Failing(Error::corruption(
-                    format!("{}.sst", m.file_num),
-                    0,
-                    "table named by the current version is not open (INV-SV-1)",
-                )))),
-            }
-        }
-        if level == 0 {
-            children.extend(tables.into_iter().map(|(_, t)| Box::new(t.iter()) as Box<dyn InternalIterator>));
-        } else {
-            children.push(Box::new(LevelIter::new(tables)));
-        }
+    if let Err(e) = sv.check_complete() {
+        children.push(Box::new(Failing(e)));
+    }
+    children.extend(sv.levels[0].iter().map(|t| Box::new(t.table.iter()) as Box<dyn InternalIterator>));
+    for level in sv.levels[1..].iter().filter(|l| !l.is_empty()) {
+        children.push(Box::new(LevelIter::new(level.iter().map(|t| (t.meta.clone(), t.table.clone())).collect())));
     }
     MergingIterator::new(children)
 }

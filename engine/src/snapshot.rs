@@ -60,7 +60,7 @@ impl Snapshot {
 
     /// True if `key` had a value as of the snapshot.
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        Ok(self.get(key)?.is_some())
+        self.inner.contains_key(key.as_ref(), Some(self.seq))
     }
 
     /// The values of `keys` as of the snapshot.

@@ -267,15 +267,45 @@ impl Table {
     }
 
     /// The newest entry for `user_key` with sequence number `<= seq`, if any (tombstones
-    /// included: the caller interprets `ValueKind::Delete`). Consults the filter first.
+    /// included: the caller interprets `ValueKind::Delete`). Consults the filter first. The
+    /// value shares the block's bytes (the memory map, or the cached block): no copy.
     pub fn get(&self, user_key: &[u8], key_hash: u64, seq: SeqNum) -> Result<Option<(ValueKind, SeqNum, Bytes)>> {
+        self.get_with(user_key, key_hash, seq, |kind, seq, data, value| (kind, seq, data.share(value)))
+    }
+
+    /// Like [`Table::get`], but hands the entry to `visit` as a borrowed slice instead of
+    /// building shared bytes: `contains_key` uses it to learn the kind without touching the
+    /// value, and callers that copy small values avoid a reference-count update on the map.
+    pub fn get_borrowed<R>(
+        &self,
+        user_key: &[u8],
+        key_hash: u64,
+        seq: SeqNum,
+        visit: impl FnOnce(ValueKind, SeqNum, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        self.get_with(user_key, key_hash, seq, |kind, seq, _, value| visit(kind, seq, value))
+    }
+
+    fn get_with<R>(
+        &self,
+        user_key: &[u8],
+        key_hash: u64,
+        seq: SeqNum,
+        on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         if !self.may_contain(key_hash) {
             return Ok(None);
         }
-        SCRATCH.with_borrow_mut(|s| self.get_with(user_key, seq.min(MAX_SEQ), s))
+        SCRATCH.with_borrow_mut(|s| self.search(user_key, seq.min(MAX_SEQ), s, on_hit))
     }
 
-    fn get_with(&self, user_key: &[u8], seq: SeqNum, s: &mut Scratch) -> Result<Option<(ValueKind, SeqNum, Bytes)>> {
+    fn search<R>(
+        &self,
+        user_key: &[u8],
+        seq: SeqNum,
+        s: &mut Scratch,
+        on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
+    ) -> Result<Option<R>> {
         s.target.clear();
         // No-ops once the buffers are large enough: growth happens at most a few times per thread.
         s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
@@ -296,7 +326,7 @@ impl Table {
             if found.user_key != user_key {
                 return Ok(None);
             }
-            return Ok(Some((found.kind, found.seq, data.share(&bytes[pos.value]))));
+            return Ok(Some(on_hit(found.kind, found.seq, &data, &bytes[pos.value])));
         }
         Ok(None)
     }

@@ -152,9 +152,12 @@ thread_local! {
     static THREAD_SLOT: usize = NEXT_THREAD_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
 }
 
+/// One thread's pinned clone of the current super-version (`None` after an install).
+type Slot = CachePadded<Mutex<Option<Arc<SuperVersion>>>>;
+
 /// Per-thread pinned clones of the current super-version (see the module docs).
 pub(crate) struct SvSlots {
-    slots: Box<[CachePadded<Mutex<Option<Arc<SuperVersion>>>>]>,
+    slots: Box<[Slot]>,
 }
 
 impl std::fmt::Debug for SvSlots {

@@ -1,0 +1,3 @@
+//! Fuzz target `sstable_structured`: see `cairn_fuzz_harness::sstable_structured` for the input format and the invariants.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cairn_fuzz_harness::sstable_structured(data));

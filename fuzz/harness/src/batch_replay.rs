@@ -20,14 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use cairn::{Db, Options};
-use cairn_base::filename::{parse_file_name, wal_path, FileKind};
-use cairn_base::vfs::Vfs;
 use cairn_base::FileNum;
+use cairn_base::filename::{FileKind, parse_file_name, wal_path};
+use cairn_base::vfs::Vfs;
 use cairn_testkit::{CrashFs, CrashMode};
 use cairn_wal::{LogKind, LogWriter};
 
 use crate::input::Input;
-use crate::{collect_all, expect_decode_error, Pairs};
+use crate::{Pairs, collect_all, expect_decode_error};
 
 /// The database directory inside the in-memory file system.
 const DIR: &str = "db";

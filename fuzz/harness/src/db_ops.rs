@@ -377,7 +377,8 @@ impl Run {
 
     /// Power loss while the database runs, then a reopen on what survived.
     fn power_loss(&mut self, input: &mut Input<'_>) -> Option<Model> {
-        let modes = [CrashMode::DropUnsynced, CrashMode::KeepUnsyncedPrefix, CrashMode::TornGarbage, CrashMode::KeepAll];
+        let modes =
+            [CrashMode::DropUnsynced, CrashMode::KeepUnsyncedPrefix, CrashMode::TornGarbage, CrashMode::KeepAll];
         let mode = modes[input.below(modes.len())];
         let seed = u64::from(input.u16());
         self.snapshot = None;
@@ -461,11 +462,7 @@ fn fault_rule(input: &mut Input<'_>) -> Option<FaultRule> {
 /// A key: usually one of a few short generated ones, sometimes raw bytes (the empty key too).
 fn key(input: &mut Input<'_>) -> Vec<u8> {
     let b = input.u8();
-    if b < 240 {
-        format!("k{:02}", b % KEY_SPACE).into_bytes()
-    } else {
-        input.take(usize::from(b - 240)).to_vec()
-    }
+    if b < 240 { format!("k{:02}", b % KEY_SPACE).into_bytes() } else { input.take(usize::from(b - 240)).to_vec() }
 }
 
 fn bound(input: &mut Input<'_>) -> Bound<Vec<u8>> {

@@ -71,7 +71,9 @@ pub fn alloc_bound_bytes(target: &str, input_len: usize) -> Option<usize> {
 pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Collects a scan, stopping at the first error.
-pub(crate) fn collect_all(it: impl Iterator<Item = cairn::Result<(bytes::Bytes, bytes::Bytes)>>) -> cairn::Result<Pairs> {
+pub(crate) fn collect_all(
+    it: impl Iterator<Item = cairn::Result<(bytes::Bytes, bytes::Bytes)>>,
+) -> cairn::Result<Pairs> {
     it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect()
 }
 

@@ -86,8 +86,10 @@ pub(crate) fn open_and_read(
         }
     };
     let forward = outcome("TableIter forward", scan(&table, Direction::Forward));
-    let scanned_keys = forward.iter().flatten().take(64).map(|(k, _)| k[..k.len().saturating_sub(TRAILER_BYTES)].to_vec());
-    let gets = keys.iter().cloned().chain(scanned_keys).map(|k| outcome("Table::get", get_newest(&table, &k))).collect();
+    let scanned_keys =
+        forward.iter().flatten().take(64).map(|(k, _)| k[..k.len().saturating_sub(TRAILER_BYTES)].to_vec());
+    let gets =
+        keys.iter().cloned().chain(scanned_keys).map(|k| outcome("Table::get", get_newest(&table, &k))).collect();
     let backward = outcome("TableIter backward", scan(&table, Direction::Backward));
     let verified = outcome("Table::verify", table.verify());
     Some(View { forward, backward, gets, verified })

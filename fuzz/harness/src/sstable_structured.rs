@@ -48,11 +48,20 @@ type Entry = (InternalKey, Bytes);
 enum Damage {
     None,
     /// XOR `mask[..len]` into the bytes at `offset`.
-    Burst { offset: usize, len: usize, mask: [u8; 4] },
+    Burst {
+        offset: usize,
+        len: usize,
+        mask: [u8; 4],
+    },
     /// Zero `len` bytes from `offset`.
-    Zero { offset: usize, len: usize },
+    Zero {
+        offset: usize,
+        len: usize,
+    },
     /// Keep the first `len` bytes.
-    Truncate { len: usize },
+    Truncate {
+        len: usize,
+    },
 }
 
 /// Runs the `sstable_structured` target on `data`; panics if an invariant above is broken.

@@ -129,13 +129,18 @@ fn every_target_has_a_corpus_and_a_fuzz_target() {
         assert!(fuzz_dir().join("corpus").join(target).is_dir(), "no corpus for {target}");
         let wrapper = fuzz_dir().join("fuzz_targets").join(format!("{target}.rs"));
         let text = std::fs::read_to_string(&wrapper).unwrap_or_else(|e| panic!("{}: {e}", wrapper.display()));
-        assert!(text.contains(&format!("cairn_fuzz_harness::{target}(")), "{} does not call its harness", wrapper.display());
+        assert!(
+            text.contains(&format!("cairn_fuzz_harness::{target}(")),
+            "{} does not call its harness",
+            wrapper.display()
+        );
     }
 }
 
 #[test]
 fn counting_allocator_sees_this_threads_allocations() {
-    let peak = run_counting(Path::new("self-test"), |d| drop(std::hint::black_box(vec![0u8; d.len() * 1000])), &[0; 64]);
+    let peak =
+        run_counting(Path::new("self-test"), |d| drop(std::hint::black_box(vec![0u8; d.len() * 1000])), &[0; 64]);
     assert!(peak >= 64_000, "the counting allocator missed a 64 kB allocation (saw {peak})");
 }
 

@@ -61,7 +61,8 @@ fn wal_reader_seeds() -> Vec<Seed> {
         // The fixture is larger than a corpus file may be; its first 60 KiB end in a torn tail.
         ("fixture-000007-wal-prefix".to_string(), wal[..wal.len().min(60 << 10)].to_vec()),
     ];
-    let recs = vec![(b"one".to_vec(), false), (vec![7u8; 40 << 10], true), (b"three".to_vec(), true), (Vec::new(), true)];
+    let recs =
+        vec![(b"one".to_vec(), false), (vec![7u8; 40 << 10], true), (b"three".to_vec(), true), (Vec::new(), true)];
     let log = write_log(LogKind::Wal, 7, &recs);
     let mut rotten = log.clone();
     rotten[28 + 7 + 9] ^= 1; // inside the first record, which later stamps show was synced
@@ -215,7 +216,10 @@ fn batch_replay_seeds() -> Vec<Seed> {
     vec![
         ("generated-batches".to_string(), replay_input(0, &recs)),
         ("generated-batches-small-memtable".to_string(), replay_input(3, &recs)),
-        ("generated-bad-kind".to_string(), replay_input(0, &[(vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 1, b'k'], true)])),
+        (
+            "generated-bad-kind".to_string(),
+            replay_input(0, &[(vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 1, b'k'], true)]),
+        ),
         ("fixture-000007-wal-records".to_string(), replay_input(0, &fixture_recs)),
     ]
 }
@@ -225,16 +229,16 @@ fn db_ops_seeds() -> Vec<Seed> {
     let puts: Vec<u8> = (0u8..40).flat_map(|i| [0, i, 20 + i, i % 5]).collect();
     let mixed = [
         &puts[..],
-        &[3, 4, 1],                 // delete k04, synced
+        &[3, 4, 1],                      // delete k04, synced
         &[4, 3, 1, 1, 9, 1, 2, 0, 7, 1], // batch
-        &[5, 1, 0, 5, 2, 6],        // get, contains_key
-        &[6, 3, 1, 2, 3],           // multi_get
-        &[7, 1, 2, 2, 20, 0x5a],    // range [k02, k20) interleaved
-        &[8, 1, 1, 0],              // prefix
-        &[9, 10, 0, 9, 10, 1, 9],   // scan, flush, scan, compact, scan
-        &[15, 0, 7, 0],             // snapshot, then writes
-        &[16, 7, 0x33],             // snapshot reads
-        &[11, 12, 9, 13, 9, 17],    // sync, reopen, scan, drop, scan, check
+        &[5, 1, 0, 5, 2, 6],             // get, contains_key
+        &[6, 3, 1, 2, 3],                // multi_get
+        &[7, 1, 2, 2, 20, 0x5a],         // range [k02, k20) interleaved
+        &[8, 1, 1, 0],                   // prefix
+        &[9, 10, 0, 9, 10, 1, 9],        // scan, flush, scan, compact, scan
+        &[15, 0, 7, 0],                  // snapshot, then writes
+        &[16, 7, 0x33],                  // snapshot reads
+        &[11, 12, 9, 13, 9, 17],         // sync, reopen, scan, drop, scan, check
         &[0, 30, 40, 1, 14, 0, 5, 0, 9], // power loss (drop unsynced)
         &[0, 31, 40, 1, 14, 2, 7, 0, 9], // power loss (torn garbage)
     ]

@@ -218,7 +218,7 @@ impl DoubleEndedIterator for Iter {
 }
 
 /// One merging iterator over every source of `sv`, newest first.
-pub(crate) fn merged_children(sv: &SuperVersion) -> MergingIterator {
+pub(crate) fn merged_children(sv: &Arc<SuperVersion>) -> MergingIterator {
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     children.push(Box::new(sv.mem.iter()));
     for imm in &sv.imms {
@@ -228,8 +228,8 @@ pub(crate) fn merged_children(sv: &SuperVersion) -> MergingIterator {
         children.push(Box::new(Failing(e)));
     }
     children.extend(sv.levels[0].iter().map(|t| Box::new(t.table.iter()) as Box<dyn InternalIterator>));
-    for level in sv.levels[1..].iter().filter(|l| !l.is_empty()) {
-        children.push(Box::new(LevelIter::new(level.iter().map(|t| (t.meta.clone(), t.table.clone())).collect())));
+    for level in (1..sv.levels.len()).filter(|&l| !sv.levels[l].is_empty()) {
+        children.push(Box::new(LevelIter::new(sv.clone(), level)));
     }
     MergingIterator::new(children)
 }

@@ -9,29 +9,37 @@ use std::sync::Arc;
 use cairn_base::Result;
 use cairn_base::iter::InternalIterator;
 use cairn_base::key::compare_internal;
-use cairn_manifest::TableMeta;
-use cairn_sstable::{Table, TableIter};
+use cairn_sstable::TableIter;
 
-/// Iterator over the tables of one sorted level.
+use crate::super_version::{LevelTable, SuperVersion};
+
+/// Iterator over the tables of one sorted level of a pinned super-version.
 pub(crate) struct LevelIter {
-    tables: Vec<(Arc<TableMeta>, Arc<Table>)>,
+    sv: Arc<SuperVersion>,
+    level: usize,
     index: usize,
     cur: Option<TableIter>,
 }
 
 impl LevelIter {
-    /// REQUIRES: `tables` sorted by smallest key and disjoint.
-    pub fn new(tables: Vec<(Arc<TableMeta>, Arc<Table>)>) -> Self {
-        LevelIter { tables, index: 0, cur: None }
+    /// Iterates level `level` (>= 1: sorted and disjoint, INV-LSM-1) of `sv`. Creating it
+    /// clones one `Arc`, whatever the number of tables.
+    pub fn new(sv: Arc<SuperVersion>, level: usize) -> Self {
+        debug_assert!(level >= 1);
+        LevelIter { sv, level, index: 0, cur: None }
+    }
+
+    fn tables(&self) -> &[LevelTable] {
+        &self.sv.levels[self.level]
     }
 
     fn open(&mut self, index: usize) -> Option<&mut TableIter> {
-        if index >= self.tables.len() {
+        let Some(t) = self.sv.levels[self.level].get(index) else {
             self.cur = None;
             return None;
-        }
+        };
+        self.cur = Some(t.table.iter());
         self.index = index;
-        self.cur = Some(self.tables[index].1.iter());
         self.cur.as_mut()
     }
 
@@ -80,7 +88,7 @@ impl InternalIterator for LevelIter {
     }
 
     fn seek_to_last(&mut self) -> Result<()> {
-        let last = self.tables.len().wrapping_sub(1);
+        let last = self.tables().len().wrapping_sub(1);
         if let Some(c) = self.open(last) {
             c.seek_to_last()?;
         }
@@ -89,7 +97,7 @@ impl InternalIterator for LevelIter {
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         // First table whose largest key is >= target.
-        let i = self.tables.partition_point(|(m, _)| compare_internal(m.largest.encoded(), target) == Ordering::Less);
+        let i = self.tables().partition_point(|t| compare_internal(t.meta.largest.encoded(), target) == Ordering::Less);
         if let Some(c) = self.open(i) {
             c.seek(target)?;
         }
@@ -99,7 +107,7 @@ impl InternalIterator for LevelIter {
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         // Last table whose smallest key is <= target.
         let i =
-            self.tables.partition_point(|(m, _)| compare_internal(m.smallest.encoded(), target) != Ordering::Greater);
+            self.tables().partition_point(|t| compare_internal(t.meta.smallest.encoded(), target) != Ordering::Greater);
         match i.checked_sub(1) {
             Some(i) => {
                 if let Some(c) = self.open(i) {

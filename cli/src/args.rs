@@ -39,6 +39,7 @@ Commands:
   scan               print entries in key order, one per line: KEY<TAB>VALUE
   stats              print the engine's metrics (levels, memtables, cache, counters)
   check              verify every checksum and invariant, print a summary
+  compact            flush the memtable and compact every level, then print stats
   dump FILE          print what one database file holds: a WAL (NNNNNN.wal), an SSTable
                      (NNNNNN.sst), a manifest (MANIFEST-NNNNNN) or CURRENT; reads FILE
                      directly, so it works on a copy and while the database is open
@@ -178,6 +179,8 @@ pub enum Command {
     Stats,
     /// `check`
     Check,
+    /// `compact`
+    Compact,
     /// `dump FILE [dump flags]`
     Dump(DumpArgs),
 }
@@ -366,7 +369,7 @@ fn parse_command(
         words.push(op.into_string().map_err(|_| usage("operands must be valid UTF-8; use --key-format hex"))?);
     }
     let Some((name, operands)) = words.split_first() else {
-        return Err(usage("missing command (get, put, delete, scan, stats, check, dump)"));
+        return Err(usage("missing command (get, put, delete, scan, stats, check, compact, dump)"));
     };
     if name != "scan" {
         reject_scan_flags(flags, name)?;
@@ -381,9 +384,10 @@ fn parse_command(
         ("scan", []) => Command::Scan(scan_args(flags, key_format)?),
         ("stats", []) => Command::Stats,
         ("check", []) => Command::Check,
+        ("compact", []) => Command::Compact,
         ("get" | "delete", _) => return Err(usage(format!("{name} takes exactly one KEY"))),
         ("put", _) => return Err(usage("put takes exactly KEY and VALUE")),
-        ("scan" | "stats" | "check", _) => return Err(usage(format!("{name} takes no operands"))),
+        ("scan" | "stats" | "check" | "compact", _) => return Err(usage(format!("{name} takes no operands"))),
         (other, _) => return Err(usage(format!("unknown command '{other}'"))),
     };
     Ok(command)

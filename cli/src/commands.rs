@@ -56,6 +56,7 @@ pub fn run(inv: &Invocation, out: &mut impl Write) -> Result<Outcome, CliError> 
         return crate::dump::run(args, inv, out);
     }
     let creates = matches!(inv.command, Command::Put { .. } | Command::Delete { .. });
+    // `compact` rewrites files but never creates a database.
     let db = Options::default().create_if_missing(creates).open(&inv.db_dir)?;
     let result = dispatch(&db, inv, out);
     let closed = db.close();
@@ -82,6 +83,10 @@ fn dispatch(db: &Db, inv: &Invocation, out: &mut impl Write) -> Result<Outcome, 
         Command::Scan(args) => scan(db, inv, args, out),
         Command::Stats => stats(db, inv.json, out),
         Command::Check => check(db, inv.json, out),
+        Command::Compact => {
+            db.compact()?;
+            stats(db, inv.json, out)
+        }
         Command::Dump(args) => crate::dump::run(args, inv, out),
     }
 }

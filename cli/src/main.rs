@@ -1,4 +1,4 @@
-//! The `cairn` command-line tool: `get`, `put`, `delete`, `scan`, `stats` and `check` on a Cairn
+//! The `cairn` command-line tool: `get`, `put`, `delete`, `scan`, `stats`, `check` and `compact` on a Cairn
 //! database directory, and `dump` of one database file (docs/tools.md#cairn).
 //!
 //! This file owns the process boundary only: it hands the arguments to [`args`], runs the parsed

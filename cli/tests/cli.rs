@@ -267,3 +267,28 @@ fn locked_database_is_a_database_error() {
     drop(holder);
     assert_eq!(db.ok(&["get", "k"]), "v\n");
 }
+
+#[test]
+fn compact_merges_everything_into_one_level() {
+    let dir = std::env::temp_dir().join(format!("cairn-cli-compact-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let db = cairn::Options::default().memtable_size_bytes(4 << 10).open(&dir).expect("open");
+        for i in 0..2000u32 {
+            db.put(format!("k{i:05}"), "v".repeat(40)).expect("put");
+        }
+        db.close().expect("close");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["--db", dir.to_str().expect("utf8"), "--json", "compact"])
+        .output()
+        .expect("run cairn compact");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = cairn::Db::open(&dir).expect("reopen");
+    let m = db.metrics();
+    let nonempty: Vec<usize> = m.levels.iter().filter(|l| l.tables > 0).map(|l| l.level).collect();
+    assert_eq!(nonempty.len(), 1, "after compact, one level holds every table: {nonempty:?}");
+    assert_eq!(db.iter().count(), 2000);
+    db.close().expect("close");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,12 +30,16 @@ pub struct Iter {
     upper: Bound<Vec<u8>>,
     front: Option<MergingIterator>,
     back: Option<MergingIterator>,
-    /// Last key yielded from the front / back.
-    front_last: Option<Bytes>,
-    back_last: Option<Bytes>,
-    /// The user key whose versions the front cursor is skipping.
+    /// The user key whose versions the front cursor is skipping: the last key it consumed.
+    /// Every key between the last one it yielded and this one is invisible, so the back cursor
+    /// may stop here too.
     front_skip: Vec<u8>,
     front_skipping: bool,
+    /// The last key the back cursor yielded (valid when `back_yielded`).
+    back_last: Vec<u8>,
+    back_yielded: bool,
+    /// Whether the front cursor consumed any key (then `front_skip` bounds the back).
+    front_consumed: bool,
     done: bool,
 }
 
@@ -60,10 +64,11 @@ impl Iter {
             upper,
             front: None,
             back: None,
-            front_last: None,
-            back_last: None,
             front_skip: Vec::new(),
             front_skipping: false,
+            back_last: Vec::new(),
+            back_yielded: false,
+            front_consumed: false,
             done: empty,
         }
     }
@@ -72,20 +77,8 @@ impl Iter {
         merged_children(&self.sv)
     }
 
-    fn above_upper(&self, uk: &[u8]) -> bool {
-        match &self.upper {
-            Bound::Included(u) => uk > u.as_slice(),
-            Bound::Excluded(u) => uk >= u.as_slice(),
-            Bound::Unbounded => false,
-        }
-    }
-
     fn below_lower(&self, uk: &[u8]) -> bool {
-        match &self.lower {
-            Bound::Included(l) => uk < l.as_slice(),
-            Bound::Excluded(l) => uk <= l.as_slice(),
-            Bound::Unbounded => false,
-        }
+        below(&self.lower, uk)
     }
 
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
@@ -114,13 +107,14 @@ impl Iter {
                 it.next()?;
                 continue;
             }
+            if above(&self.upper, p.user_key) || (self.back_yielded && p.user_key >= self.back_last.as_slice()) {
+                return Ok(None);
+            }
             self.front_skip.clear();
             self.front_skip.extend_from_slice(p.user_key);
             self.front_skipping = true;
+            self.front_consumed = true;
             let kind = p.kind;
-            if self.above_upper(&self.front_skip) {
-                return Ok(None);
-            }
             let it = self.front.as_mut().expect("front cursor created above");
             if kind == ValueKind::Delete {
                 it.next()?;
@@ -128,12 +122,7 @@ impl Iter {
             }
             let value = it.value_bytes();
             it.next()?;
-            let key = Bytes::copy_from_slice(&self.front_skip);
-            if self.back_last.as_ref().is_some_and(|b| key >= *b) {
-                return Ok(None);
-            }
-            self.front_last = Some(key.clone());
-            return Ok(Some((key, value)));
+            return Ok(Some((Bytes::copy_from_slice(&self.front_skip), value)));
         }
     }
 
@@ -156,7 +145,8 @@ impl Iter {
                 return Ok(None);
             }
             let user_key = parse_internal_key(it.key())?.user_key.to_vec();
-            if self.below_lower(&user_key) {
+            if self.below_lower(&user_key) || (self.front_consumed && user_key.as_slice() <= self.front_skip.as_slice())
+            {
                 return Ok(None);
             }
             let it = self.back.as_mut().expect("back cursor created above");
@@ -173,12 +163,10 @@ impl Iter {
                 it.prev()?;
             }
             if let Some((ValueKind::Set, value)) = best {
-                let key = Bytes::from(user_key);
-                if self.front_last.as_ref().is_some_and(|f| key <= *f) {
-                    return Ok(None);
-                }
-                self.back_last = Some(key.clone());
-                return Ok(Some((key, value)));
+                self.back_last.clear();
+                self.back_last.extend_from_slice(&user_key);
+                self.back_yielded = true;
+                return Ok(Some((Bytes::from(user_key), value)));
             }
         }
     }
@@ -214,6 +202,24 @@ impl DoubleEndedIterator for Iter {
         }
         let step = self.step_back();
         self.finish(step)
+    }
+}
+
+/// True if `uk` lies above the upper bound.
+fn above(upper: &Bound<Vec<u8>>, uk: &[u8]) -> bool {
+    match upper {
+        Bound::Included(u) => uk > u.as_slice(),
+        Bound::Excluded(u) => uk >= u.as_slice(),
+        Bound::Unbounded => false,
+    }
+}
+
+/// True if `uk` lies below the lower bound.
+fn below(lower: &Bound<Vec<u8>>, uk: &[u8]) -> bool {
+    match lower {
+        Bound::Included(l) => uk < l.as_slice(),
+        Bound::Excluded(l) => uk <= l.as_slice(),
+        Bound::Unbounded => false,
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use cairn::Compression;
 
+use crate::engine::EngineKind;
 use crate::generator::decimal_digits;
 use crate::workloads::Benchmark;
 
@@ -27,12 +28,18 @@ With no flags it runs --benchmarks=fillseq,fillrandom,overwrite,readrandom,reads
 --num=1000000 in a temporary directory that is removed afterwards.
 
 Flags (db_bench names and meanings):
-  --benchmarks=LIST         comma-separated: fillseq, fillrandom, overwrite, readrandom, readmissing,
-                            multireadrandom, readseq, readreverse, seekrandom, readwhilewriting;
-                            actions: stats, flush, waitforcompaction
-  --num=N                   keys in the key space, and writes per thread (default 1000000)
-  --reads=N                 reads per thread for read benchmarks (default: --num; -1 means --num)
+  --benchmarks=LIST         comma-separated: fillseq, fillrandom, overwrite, deleterandom, readrandom,
+                            readmissing, multireadrandom, readseq, readreverse, seekrandom,
+                            readwhilewriting, compact; YCSB: ycsbload, ycsba, ycsbb, ycsbc, ycsbd,
+                            ycsbe, ycsbf (also ycsb_a ...); actions: stats, flush, waitforcompaction
+  --engine=NAME             cairn | fjall | lmdb (default cairn; fjall and lmdb need the cargo
+                            features of the same name)
+  --num=N                   keys in the key space, and writes per thread; YCSB record count
+                            (default 1000000)
+  --reads=N                 reads per thread for read benchmarks; YCSB operations per thread
+                            (default: --num; -1 means --num)
   --writes=N                writes per thread for write benchmarks (default: --num; -1 means --num)
+  --deletes=N               deletes per thread for deleterandom (default: --num; -1 means --num)
   --value_size=N            value bytes (default 100)
   --key_size=N              key bytes: the decimal key number zero-padded (default 16)
   --compression_ratio=F     fraction values compress to (default 0.5)
@@ -53,7 +60,7 @@ Flags (db_bench names and meanings):
   --use_existing_db=0|1     reuse the database in --db instead of starting empty (default 0)
   --seed=N                  seed for keys and values (default 0; same seed, same bytes)
   --histogram=0|1           print latency histograms (default 0)
-  --json=PATH               also write one JSON object per benchmark to PATH
+  --json=PATH               also write one JSON object per benchmark to PATH (one per line)
   --help                    print this text
 
 Exit status: 0 success, 2 usage error, 3 database or I/O error.
@@ -64,12 +71,16 @@ Exit status: 0 success, 2 usage error, 3 database or I/O error.
 pub struct Config {
     /// Benchmarks to run, in order.
     pub benchmarks: Vec<Benchmark>,
+    /// The engine under test.
+    pub engine: EngineKind,
     /// Size of the key space, `[0, num)`.
     pub num: u64,
     /// Reads per thread.
     pub reads: u64,
     /// Writes per thread.
     pub writes: u64,
+    /// Deletes per thread.
+    pub deletes: u64,
     /// Value bytes.
     pub value_size_bytes: usize,
     /// Key bytes.
@@ -116,9 +127,11 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             benchmarks: Vec::new(),
+            engine: EngineKind::Cairn,
             num: 1_000_000,
             reads: 1_000_000,
             writes: 1_000_000,
+            deletes: 1_000_000,
             value_size_bytes: 100,
             key_size_bytes: 16,
             compression_ratio: 0.5,
@@ -172,6 +185,7 @@ struct Pending {
     benchmarks: Option<String>,
     reads: Option<i64>,
     writes: Option<i64>,
+    deletes: Option<i64>,
 }
 
 /// Parses the arguments after the program name.
@@ -212,6 +226,8 @@ fn apply(c: &mut Config, pending: &mut Pending, name: &str, value: &str) -> Resu
         "num" => c.num = number(name, value)?,
         "reads" => pending.reads = Some(number(name, value)?),
         "writes" => pending.writes = Some(number(name, value)?),
+        "deletes" => pending.deletes = Some(number(name, value)?),
+        "engine" => c.engine = engine(value)?,
         "value_size" => c.value_size_bytes = number(name, value)?,
         "key_size" => c.key_size_bytes = number(name, value)?,
         "compression_ratio" => c.compression_ratio = fraction(name, value)?,
@@ -242,6 +258,7 @@ fn finish(mut c: Config, pending: Pending) -> Result<Config, UsageError> {
     c.benchmarks = benchmark_list(pending.benchmarks.as_deref().unwrap_or(DEFAULT_BENCHMARKS))?;
     c.reads = count_or_num("reads", pending.reads, c.num)?;
     c.writes = count_or_num("writes", pending.writes, c.num)?;
+    c.deletes = count_or_num("deletes", pending.deletes, c.num)?;
     if c.num == 0 {
         return Err(usage("--num must be at least 1"));
     }
@@ -297,6 +314,17 @@ fn boolean(name: &str, value: &str) -> Result<bool, UsageError> {
     }
 }
 
+fn engine(value: &str) -> Result<EngineKind, UsageError> {
+    let kind = EngineKind::from_name(value)
+        .ok_or_else(|| usage(format!("--engine must be cairn, fjall or lmdb, not '{value}'")))?;
+    if !kind.is_compiled() {
+        return Err(usage(format!(
+            "--engine={value} needs a cairn-bench built with it: cargo build --release -p cairn-bench --features {value}"
+        )));
+    }
+    Ok(kind)
+}
+
 fn compression(value: &str) -> Result<Compression, UsageError> {
     Compression::from_name(&value.to_ascii_lowercase())
         .ok_or_else(|| usage(format!("--compression_type must be none, lz4 or zstd, not '{value}'")))
@@ -337,6 +365,7 @@ mod tests {
         let names: Vec<&str> = c.benchmarks.iter().map(|b| b.name()).collect();
         assert_eq!(names.join(","), DEFAULT_BENCHMARKS);
         assert_eq!(c.db, None);
+        assert_eq!(c.engine, EngineKind::Cairn);
     }
 
     #[test]
@@ -371,6 +400,23 @@ mod tests {
     }
 
     #[test]
+    fn engines_and_ycsb_names_parse() {
+        let c = config(&["--engine=cairn", "--benchmarks=ycsbload,ycsb_a,ycsbf,compact", "--deletes=7"]);
+        assert_eq!(c.engine, EngineKind::Cairn);
+        let names: Vec<&str> = c.benchmarks.iter().map(|b| b.name()).collect();
+        assert_eq!(names, ["ycsbload", "ycsba", "ycsbf", "compact"]);
+        assert_eq!(c.deletes, 7);
+        for peer in ["fjall", "lmdb"] {
+            let compiled = EngineKind::from_name(peer).is_some_and(EngineKind::is_compiled);
+            match parse_str(&[&format!("--engine={peer}")]) {
+                Ok(Parsed::Run(c)) => assert!(compiled && c.engine.name() == peer),
+                Err(e) => assert!(!compiled && e.0.contains("--features"), "{e}"),
+                Ok(Parsed::Help) => panic!("no help asked"),
+            }
+        }
+    }
+
+    #[test]
     fn help_is_recognised() {
         assert_eq!(parse_str(&["--num=1", "--help"]), Ok(Parsed::Help));
     }
@@ -390,5 +436,7 @@ mod tests {
         assert!(err(&["--num=100000", "--key_size=4"]).contains("cannot hold key 99999"));
         assert!(err(&["--use_existing_db=1"]).contains("needs --db"));
         assert!(err(&["--value_size"]).contains("needs a value"));
+        assert!(err(&["--engine=rocksdb"]).contains("cairn, fjall or lmdb"));
+        assert!(err(&["--deletes=-3"]).contains("-1 or a count"));
     }
 }

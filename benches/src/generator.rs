@@ -6,12 +6,15 @@
 //!
 //! * Keys are the decimal key number, zero-padded on the left to `--key_size` bytes
 //!   (`0000000000001234`), like LevelDB's `db_bench`. `readmissing` appends `.` so the key can
-//!   never have been written.
+//!   never have been written. The YCSB benchmarks use YCSB's own keys instead: `user` and the
+//!   FNV-64 hash of the record number ([`write_ycsb_key`]).
 //! * Values are slices of a shared buffer built from 100-byte pieces, each made of
 //!   `100 * compression_ratio` random printable bytes repeated to fill the piece, like
 //!   db_bench's `RandomGenerator`: a compressor shrinks them to about `compression_ratio`.
 
 use std::sync::Arc;
+
+use crate::distribution::fnv_hash64;
 
 /// Bytes in the shared value buffer (at least; grown to hold one whole value).
 const VALUE_BUFFER_BYTES: usize = 1 << 20;
@@ -69,6 +72,32 @@ pub fn decimal_digits(n: u64) -> usize {
 /// Writes key number `n` into `dst` (cleared first): decimal, zero-padded to `key_size_bytes`.
 /// REQUIRES: `decimal_digits(n) <= key_size_bytes` (checked once by flag validation).
 pub fn write_key(dst: &mut Vec<u8>, n: u64, key_size_bytes: usize) {
+    let len = decimal_digits(n);
+    debug_assert!(len <= key_size_bytes, "key {n} does not fit in {key_size_bytes} bytes");
+    dst.clear();
+    dst.resize(key_size_bytes.saturating_sub(len), b'0');
+    push_decimal(dst, n);
+}
+
+/// Writes YCSB record number `record` into `dst` (cleared first) the way YCSB's core workload
+/// names keys with its default `insertorder=hashed`: `user` followed by the decimal FNV-64 hash
+/// of the record number (`user6284781860667377211` for record 0). Keys vary in length (5 to 24
+/// bytes); `--key_size` does not apply.
+pub fn write_ycsb_key(dst: &mut Vec<u8>, record: u64) {
+    dst.clear();
+    dst.extend_from_slice(YCSB_KEY_PREFIX);
+    let hash = fnv_hash64(record as i64);
+    if hash < 0 {
+        dst.push(b'-');
+    }
+    push_decimal(dst, hash.unsigned_abs());
+}
+
+/// The prefix of every YCSB key.
+pub const YCSB_KEY_PREFIX: &[u8] = b"user";
+
+/// Appends the decimal digits of `n`.
+fn push_decimal(dst: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; MAX_DIGITS];
     let mut rest = n;
     let mut len = 0;
@@ -80,9 +109,6 @@ pub fn write_key(dst: &mut Vec<u8>, n: u64, key_size_bytes: usize) {
             break;
         }
     }
-    debug_assert!(len <= key_size_bytes, "key {n} does not fit in {key_size_bytes} bytes");
-    dst.clear();
-    dst.resize(key_size_bytes.saturating_sub(len), b'0');
     dst.extend_from_slice(&digits[MAX_DIGITS - len..]);
 }
 
@@ -128,12 +154,24 @@ pub struct ValueCursor {
 impl ValueCursor {
     /// The next value of `len` bytes. REQUIRES: `len` is at most the source's value size.
     pub fn next_value(&mut self, len: usize) -> &[u8] {
+        let start = self.next_start(len);
+        self.value_at(start, len)
+    }
+
+    /// Claims the next value of `len` bytes and returns where it starts, for callers that hold
+    /// several values at once (read them with [`ValueCursor::value_at`]).
+    pub fn next_start(&mut self, len: usize) -> usize {
         if self.pos + len > self.data.len() {
             self.pos = 0;
         }
         let start = self.pos;
         self.pos += len;
-        &self.data[start..self.pos]
+        start
+    }
+
+    /// The `len` bytes at `start`. REQUIRES: `start` came from `next_start(len)`.
+    pub fn value_at(&self, start: usize, len: usize) -> &[u8] {
+        &self.data[start..start + len]
     }
 }
 
@@ -161,6 +199,21 @@ mod tests {
             let mut k = Vec::new();
             write_key(&mut k, n, width);
             proptest::prop_assert_eq!(k, format!("{n:0width$}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn ycsb_keys_are_user_and_the_hashed_record_number() {
+        let mut k = Vec::new();
+        write_ycsb_key(&mut k, 0);
+        assert_eq!(k, b"user6284781860667377211");
+        write_ycsb_key(&mut k, 1);
+        assert_eq!(k, format!("user{}", fnv_hash64(1)).into_bytes());
+        let mut seen = std::collections::HashSet::new();
+        for record in 0..10_000 {
+            write_ycsb_key(&mut k, record);
+            assert!(k.starts_with(YCSB_KEY_PREFIX));
+            assert!(seen.insert(k.clone()), "record {record} collides");
         }
     }
 

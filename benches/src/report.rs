@@ -1,5 +1,6 @@
-//! What `cairn-bench` prints and writes: db_bench's header and result lines, the closing
-//! results table, and one JSON object per benchmark (docs/tools.md#result-lines).
+//! What `cairn-bench` prints and writes: db_bench's header and result lines, the YCSB latency
+//! line, the closing results table, and one JSON object per benchmark
+//! (docs/tools.md#result-lines, docs/tools.md#json-results).
 //!
 //! Owns every output format, as pure functions returning strings so tests pin them exactly.
 //! The result line is byte-for-byte db_bench's
@@ -12,7 +13,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::flags::Config;
-use crate::workloads::Measurement;
+use crate::histogram::Histogram;
+use crate::resources::Resources;
+use crate::workloads::{Benchmark, Measurement};
 
 /// The separator db_bench prints under its header.
 pub const RULE: &str = "------------------------------------------------";
@@ -25,6 +28,7 @@ pub fn header(config: &Config, db_dir: &Path, now: SystemTime, cpu: &CpuInfo) ->
     let file_bytes = config.key_size_bytes as f64 + config.value_size_bytes as f64 * config.compression_ratio;
     let lines = [
         format!("Cairn:      version {}", env!("CARGO_PKG_VERSION")),
+        format!("Engine:     {}", config.engine.version()),
         format!("Date:       {}", ctime_utc(now)),
         format!("CPU:        {} * {}", cpu.count, cpu.model),
         format!("CPUCache:   {}", cpu.cache),
@@ -43,6 +47,9 @@ pub fn header(config: &Config, db_dir: &Path, now: SystemTime, cpu: &CpuInfo) ->
         out.push_str(&line);
         out.push('\n');
     }
+    if config.benchmarks.iter().any(|b| matches!(b, Benchmark::Ycsb(_) | Benchmark::YcsbLoad)) {
+        out.push_str(YCSB_NOTE);
+    }
     if cfg!(debug_assertions) {
         out.push_str("WARNING: Optimization is disabled: benchmarks unnecessarily slow\n");
     }
@@ -52,6 +59,10 @@ pub fn header(config: &Config, db_dir: &Path, now: SystemTime, cpu: &CpuInfo) ->
     let _ = writeln!(out, "DB path: [{}]", db_dir.display());
     out
 }
+
+/// The header's statement of how Cairn's YCSB differs from YCSB's defaults.
+pub const YCSB_NOTE: &str = "YCSB:       core workloads A-F, scrambled zipfian / latest theta=0.99; deviation: one \
+value of --value_size bytes per record (YCSB: 10 fields of 100 bytes); keys user<FNV-64 of record>\n";
 
 /// What the header says about the processor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +140,7 @@ pub fn result_line(m: &Measurement) -> String {
             extra.push(' ');
         }
         // Writing to a String cannot fail.
-        let _ = write!(extra, "({found} of {} found)", m.ops);
+        let _ = write!(extra, "({found} of {} found)", m.lookups);
     }
     format!(
         "{:<12} : {:>11.3} micros/op {} ops/sec {:.3} seconds {} operations;{}{}",
@@ -153,49 +164,146 @@ pub fn skipped_line(name: &str) -> String {
     format!("{name:<12} : skipped (--use_existing_db is true)")
 }
 
+/// The latency line printed under a YCSB result line: every operation, then each type.
+pub fn ycsb_latency_line(m: &Measurement) -> String {
+    let mut out = format!("{:<12}   latency us: all {}", m.benchmark.name(), percentiles(&m.histogram));
+    for (op, h) in &m.by_op {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "; {} ({} ops) {}", op.name(), h.count(), percentiles(h));
+    }
+    out
+}
+
+fn percentiles(h: &Histogram) -> String {
+    format!(
+        "p50 {:.3} p99 {:.3} p99.9 {:.3}",
+        h.percentile_micros(50.0),
+        h.percentile_micros(99.0),
+        h.percentile_micros(99.9)
+    )
+}
+
 /// The closing table: one row per measured benchmark.
 pub fn summary_table(results: &[Measurement]) -> String {
     let mut out = String::new();
     out.push_str(RULE);
     out.push('\n');
     // Writing to a String cannot fail.
-    let _ =
-        writeln!(out, "{:<18} {:>12} {:>12} {:>10} {:>10}", "benchmark", "ops/sec", "micros/op", "p50 us", "p99 us");
+    let _ = writeln!(
+        out,
+        "{:<18} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "benchmark", "ops/sec", "micros/op", "p50 us", "p99 us", "p99.9 us"
+    );
     for m in results {
         let _ = writeln!(
             out,
-            "{:<18} {:>12} {:>12.3} {:>10.3} {:>10.3}",
+            "{:<18} {:>12} {:>12.3} {:>10.3} {:>10.3} {:>10.3}",
             m.benchmark.name(),
             m.ops_per_sec() as i64,
             m.micros_per_op(),
             m.histogram.percentile_micros(50.0),
-            m.histogram.percentile_micros(99.0)
+            m.histogram.percentile_micros(99.0),
+            m.histogram.percentile_micros(99.9)
         );
     }
     out
 }
 
+/// What a JSON line says besides the measurement itself.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonContext<'a> {
+    /// The engine's `--engine` name.
+    pub engine: &'a str,
+    /// Cost figures after the benchmark.
+    pub resources: &'a Resources,
+    /// The command line that ran, shell-quoted.
+    pub command_line: &'a str,
+}
+
 /// One JSON object (one line) describing `m`; see docs/tools.md#json-results for the fields.
-pub fn json_line(m: &Measurement) -> String {
-    let mut out = String::from("{\"name\":");
+pub fn json_line(m: &Measurement, ctx: &JsonContext<'_>) -> String {
+    let r = ctx.resources;
+    let mut out = String::from("{\"engine\":");
+    push_json_string(&mut out, ctx.engine);
+    out.push_str(",\"benchmark\":");
     push_json_string(&mut out, m.benchmark.name());
-    let found = m.found.map_or_else(|| "null".to_string(), |f| f.to_string());
     // Writing to a String cannot fail.
     let _ = write!(
         out,
-        ",\"threads\":{},\"ops\":{},\"ops_per_sec\":{:.3},\"micros_per_op\":{:.3},\"mb_per_sec\":{:.3},\
-         \"p50_micros\":{:.3},\"p99_micros\":{:.3},\"p999_micros\":{:.3},\"found\":{found},\"elapsed_seconds\":{:.6}}}",
+        ",\"threads\":{},\"ops\":{},\"ops_per_sec\":{:.3},\"micros_per_op\":{:.3},\"mb_per_sec\":{:.3},{},\
+         \"found\":{},\"lookups\":{},\"elapsed_s\":{:.6}",
         m.threads,
         m.ops,
         m.ops_per_sec(),
         m.micros_per_op(),
         m.mb_per_sec(),
-        m.histogram.percentile_micros(50.0),
-        m.histogram.percentile_micros(99.0),
-        m.histogram.percentile_micros(99.9),
+        json_percentiles(&m.histogram),
+        json_opt(m.found),
+        if m.found.is_some() { m.lookups.to_string() } else { "null".to_string() },
         m.elapsed.as_secs_f64()
     );
+    let _ = write!(
+        out,
+        ",\"write_amplification\":{},\"write_amplification_os\":{},\"space_amplification\":{},\
+         \"user_bytes_written\":{},\"storage_bytes_written\":{},\"os_bytes_written\":{},\
+         \"dir_size_bytes\":{},\"live_user_bytes\":{},\"peak_rss_bytes\":{},\"by_op\":{},\"command_line\":",
+        json_ratio(r.write_amplification()),
+        json_ratio(r.write_amplification_os()),
+        json_ratio(r.space_amplification()),
+        r.user_bytes_written,
+        json_opt(r.storage_bytes_written),
+        json_opt(r.os_bytes_written),
+        json_opt(r.dir_size_bytes),
+        json_opt(r.live_user_bytes),
+        json_opt(r.peak_rss_bytes),
+        json_by_op(m)
+    );
+    push_json_string(&mut out, ctx.command_line);
+    out.push('}');
     out
+}
+
+fn json_percentiles(h: &Histogram) -> String {
+    format!(
+        "\"p50_us\":{:.3},\"p99_us\":{:.3},\"p999_us\":{:.3}",
+        h.percentile_micros(50.0),
+        h.percentile_micros(99.0),
+        h.percentile_micros(99.9)
+    )
+}
+
+fn json_opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "null".to_string(), |v| v.to_string())
+}
+
+fn json_ratio(v: Option<f64>) -> String {
+    v.filter(|r| r.is_finite()).map_or_else(|| "null".to_string(), |r| format!("{r:.4}"))
+}
+
+/// `{"read":{"ops":N,"p50_us":..,"p99_us":..,"p999_us":..},...}` for YCSB, `null` otherwise.
+fn json_by_op(m: &Measurement) -> String {
+    if !matches!(m.benchmark, Benchmark::Ycsb(_)) {
+        return "null".to_string();
+    }
+    let fields: Vec<String> = m
+        .by_op
+        .iter()
+        .map(|(op, h)| format!("\"{}\":{{\"ops\":{},{}}}", op.name(), h.count(), json_percentiles(h)))
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// `args` as one shell command line: words without special characters as they are, others in
+/// single quotes (`'it'\''s'`).
+pub fn shell_quote(args: &[String]) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_=./,:@%+".contains(c);
+    let words: Vec<String> =
+        args.iter()
+            .map(|a| {
+                if !a.is_empty() && a.chars().all(safe) { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) }
+            })
+            .collect();
+    words.join(" ")
 }
 
 /// Appends `s` as a JSON string literal (RFC 8259 escaping).
@@ -223,8 +331,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::histogram::Histogram;
-    use crate::workloads::Benchmark;
+    use crate::ycsb::{YcsbOp, YcsbWorkload};
 
     fn measurement(benchmark: Benchmark, ops: u64, secs: f64, bytes: u64, found: Option<u64>) -> Measurement {
         let mut histogram = Histogram::new();
@@ -235,10 +342,13 @@ mod tests {
             threads: 1,
             ops,
             bytes,
+            user_bytes_written: 0,
             found,
+            lookups: ops,
             elapsed: Duration::from_secs_f64(secs),
             thread_time: Duration::from_secs_f64(secs),
             histogram,
+            by_op: Vec::new(),
         }
     }
 
@@ -280,17 +390,65 @@ mod tests {
         assert!(block.contains("\nPercentiles: P50: "), "{block}");
     }
 
+    fn context(resources: &Resources) -> JsonContext<'_> {
+        JsonContext { engine: "cairn", resources, command_line: "cairn-bench --num=4 'a b'" }
+    }
+
     #[test]
     fn json_line_has_every_field() {
         let m = measurement(Benchmark::ReadRandom, 4, 2.0, 1_048_576, Some(3));
+        let resources = Resources {
+            user_bytes_written: 1000,
+            storage_bytes_written: Some(2500),
+            os_bytes_written: None,
+            dir_size_bytes: Some(1500),
+            live_user_bytes: Some(1000),
+            peak_rss_bytes: Some(4096),
+        };
         assert_eq!(
-            json_line(&m),
-            "{\"name\":\"readrandom\",\"threads\":1,\"ops\":4,\"ops_per_sec\":2.000,\"micros_per_op\":500000.000,\
-             \"mb_per_sec\":0.500,\"p50_micros\":1.504,\"p99_micros\":2.500,\"p999_micros\":2.500,\"found\":3,\
-             \"elapsed_seconds\":2.000000}"
+            json_line(&m, &context(&resources)),
+            "{\"engine\":\"cairn\",\"benchmark\":\"readrandom\",\"threads\":1,\"ops\":4,\"ops_per_sec\":2.000,\
+             \"micros_per_op\":500000.000,\"mb_per_sec\":0.500,\"p50_us\":1.504,\"p99_us\":2.500,\"p999_us\":2.500,\
+             \"found\":3,\"lookups\":4,\"elapsed_s\":2.000000,\"write_amplification\":2.5000,\
+             \"write_amplification_os\":null,\"space_amplification\":1.5000,\"user_bytes_written\":1000,\
+             \"storage_bytes_written\":2500,\"os_bytes_written\":null,\"dir_size_bytes\":1500,\
+             \"live_user_bytes\":1000,\"peak_rss_bytes\":4096,\"by_op\":null,\
+             \"command_line\":\"cairn-bench --num=4 'a b'\"}"
         );
         let seq = measurement(Benchmark::ReadSeq, 4, 2.0, 0, None);
-        assert!(json_line(&seq).contains("\"found\":null,"));
+        let line = json_line(&seq, &context(&Resources::default()));
+        assert!(line.contains("\"found\":null,\"lookups\":null,"), "{line}");
+        assert!(line.contains("\"write_amplification\":null,"), "{line}");
+    }
+
+    #[test]
+    fn ycsb_lines_break_latency_down_by_operation() {
+        let mut m = measurement(Benchmark::Ycsb(YcsbWorkload::A), 2, 1.0, 0, Some(1));
+        let (mut reads, mut updates) = (Histogram::new(), Histogram::new());
+        reads.record(Duration::from_nanos(1500));
+        updates.record(Duration::from_nanos(2500));
+        m.by_op = vec![(YcsbOp::Read, reads), (YcsbOp::Update, updates)];
+        let line = ycsb_latency_line(&m);
+        assert_eq!(
+            line,
+            "ycsba          latency us: all p50 1.504 p99 2.500 p99.9 2.500; read (1 ops) p50 1.500 p99 1.500 \
+             p99.9 1.500; update (1 ops) p50 2.500 p99 2.500 p99.9 2.500"
+        );
+        let json = json_line(&m, &context(&Resources::default()));
+        assert!(
+            json.contains(
+                "\"by_op\":{\"read\":{\"ops\":1,\"p50_us\":1.500,\"p99_us\":1.500,\"p999_us\":1.500},\
+                 \"update\":{\"ops\":1,\"p50_us\":2.500,\"p99_us\":2.500,\"p999_us\":2.500}},"
+            ),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn shell_quoting_keeps_plain_words_and_quotes_the_rest() {
+        let args: Vec<String> =
+            ["cairn-bench", "--db=/tmp/x", "--json=a b.json", "it's", ""].iter().map(|s| s.to_string()).collect();
+        assert_eq!(shell_quote(&args), "cairn-bench --db=/tmp/x '--json=a b.json' 'it'\\''s' ''");
     }
 
     #[test]
@@ -309,9 +467,9 @@ mod tests {
         let table = summary_table(&rows);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[1].starts_with("benchmark") && lines[1].contains("p99 us"), "{table}");
+        assert!(lines[1].starts_with("benchmark") && lines[1].contains("p99.9 us"), "{table}");
         let row: Vec<&str> = lines[3].split_whitespace().collect();
-        assert_eq!(row, ["readrandom", "2000", "500.000", "1.504", "2.500"]);
+        assert_eq!(row, ["readrandom", "2000", "500.000", "1.504", "2.500", "2.500"]);
     }
 
     #[test]
@@ -336,9 +494,14 @@ mod tests {
             "FileSize:   62.9 MB (estimated)",
             "Compression: none",
             "DB path: [/tmp/db]",
+            "Engine:     cairn ",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
+        assert!(!text.contains("YCSB:"), "no YCSB note without YCSB benchmarks:\n{text}");
+        let ycsb = Config { benchmarks: vec![Benchmark::Ycsb(crate::ycsb::YcsbWorkload::B)], ..config };
+        let text = header(&ycsb, Path::new("/tmp/db"), UNIX_EPOCH, &cpu);
+        assert!(text.contains("\nYCSB:       ") && text.contains("one value of --value_size bytes"), "{text}");
     }
 
     #[test]

@@ -5,6 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/json.rs"]
+mod json;
+
+use json::Json;
+
 /// What one run of the binary produced.
 #[derive(Debug)]
 struct Run {
@@ -178,7 +183,7 @@ fn assert_summary_table(out: &str, names: &[&str]) {
     let rows: Vec<Vec<&str>> = out[table_start..].lines().skip(2).map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), names.len(), "{out}");
     for (row, name) in rows.iter().zip(names) {
-        assert_eq!(row.len(), 5, "{row:?}");
+        assert_eq!(row.len(), 6, "{row:?}");
         assert_eq!(row[0], *name);
         for cell in &row[1..] {
             cell.parse::<f64>().unwrap_or_else(|_| panic!("bad cell {cell:?} in {row:?}"));
@@ -186,29 +191,83 @@ fn assert_summary_table(out: &str, names: &[&str]) {
     }
 }
 
-/// One JSON object per benchmark, with every documented field.
-fn assert_json_file(path: &Path, names: &[&str]) {
+/// Every field of a JSON line, and whether it may be `null`.
+const JSON_FIELDS: [(&str, bool); 24] = [
+    ("engine", false),
+    ("benchmark", false),
+    ("threads", false),
+    ("ops", false),
+    ("ops_per_sec", false),
+    ("micros_per_op", false),
+    ("mb_per_sec", false),
+    ("p50_us", false),
+    ("p99_us", false),
+    ("p999_us", false),
+    ("found", true),
+    ("lookups", true),
+    ("elapsed_s", false),
+    ("write_amplification", true),
+    ("write_amplification_os", true),
+    ("space_amplification", true),
+    ("user_bytes_written", false),
+    ("storage_bytes_written", true),
+    ("os_bytes_written", true),
+    ("dir_size_bytes", true),
+    ("live_user_bytes", true),
+    ("peak_rss_bytes", true),
+    ("by_op", true),
+    ("command_line", false),
+];
+
+/// Parses every line of a `--json` file, checking each is one valid JSON object with exactly
+/// the documented fields.
+fn read_json_lines(path: &Path) -> Vec<Json> {
     let text = std::fs::read_to_string(path).expect("read the JSON results");
-    let objects: Vec<&str> = text.lines().collect();
-    assert_eq!(objects.len(), names.len(), "{text}");
+    text.lines()
+        .map(|line| {
+            let obj = json::parse(line).unwrap_or_else(|e| panic!("invalid JSON ({e}): {line}"));
+            let Json::Object(fields) = &obj else { panic!("not an object: {line}") };
+            let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+            let mut expected: Vec<&str> = JSON_FIELDS.iter().map(|(n, _)| *n).collect();
+            expected.sort_unstable();
+            assert_eq!(names, expected, "{line}");
+            for (name, nullable) in JSON_FIELDS {
+                assert!(nullable || fields[name] != Json::Null, "{name} is null in {line}");
+            }
+            obj
+        })
+        .collect()
+}
+
+fn number(obj: &Json, name: &str) -> f64 {
+    obj.get(name).and_then(Json::as_f64).unwrap_or_else(|| panic!("{name} is not a number in {obj:?}"))
+}
+
+/// One JSON object per benchmark, with every documented field and the right values.
+fn assert_json_file(path: &Path, names: &[&str]) {
+    let objects = read_json_lines(path);
+    assert_eq!(objects.len(), names.len(), "{objects:?}");
     for (obj, name) in objects.iter().zip(names) {
-        assert!(obj.starts_with(&format!("{{\"name\":\"{name}\",\"threads\":1,\"ops\":2000,")), "{obj}");
-        assert!(obj.ends_with('}'), "{obj}");
-        for field in [
-            "ops_per_sec",
-            "micros_per_op",
-            "mb_per_sec",
-            "p50_micros",
-            "p99_micros",
-            "p999_micros",
-            "found",
-            "elapsed_seconds",
-        ] {
-            assert!(obj.contains(&format!(",\"{field}\":")), "no {field} in {obj}");
-        }
+        assert_eq!(obj.get("engine").and_then(Json::as_str), Some("cairn"));
+        assert_eq!(obj.get("benchmark").and_then(Json::as_str), Some(*name));
+        assert_eq!((number(obj, "threads"), number(obj, "ops")), (1.0, 2000.0), "{obj:?}");
+        assert!(number(obj, "p50_us") <= number(obj, "p99_us") && number(obj, "p99_us") <= number(obj, "p999_us"));
+        assert!(number(obj, "peak_rss_bytes") > 0.0, "Linux reports VmHWM");
+        assert!(number(obj, "dir_size_bytes") > 0.0);
+        let command = obj.get("command_line").and_then(Json::as_str).expect("command line");
+        assert!(command.starts_with("cairn-bench --benchmarks=") && command.contains("--num=2000"), "{command}");
     }
-    assert!(objects[1].contains("\"found\":2000,"), "{}", objects[1]);
-    assert!(objects[0].contains("\"found\":null,"), "{}", objects[0]);
+    // fillseq: 2000 entries of 16 + 100 bytes written, nothing looked up.
+    let fillseq = &objects[0];
+    assert_eq!(number(fillseq, "user_bytes_written"), 232_000.0);
+    assert_eq!((fillseq.get("found"), fillseq.get("lookups")), (Some(&Json::Null), Some(&Json::Null)));
+    let wamp = number(fillseq, "write_amplification");
+    assert!(wamp >= 1.0, "the WAL alone writes every user byte: {wamp}");
+    assert_eq!(number(fillseq, "live_user_bytes"), 232_000.0);
+    assert!(number(fillseq, "space_amplification") > 0.0);
+    let readrandom = &objects[1];
+    assert_eq!((number(readrandom, "found"), number(readrandom, "lookups")), (2000.0, 2000.0));
+    assert_eq!(readrandom.get("by_op"), Some(&Json::Null));
 }
 
 #[test]
@@ -219,6 +278,58 @@ fn threads_each_do_the_full_op_count() {
     assert_eq!(find(&lines, "readrandom").found, Some((2000, 2000)));
     assert_eq!(find(&lines, "readseq").ops, 2000);
     assert!(out.contains("Threads:    2"), "{out}");
+}
+
+#[test]
+fn deleterandom_removes_keys_and_compact_is_one_timed_operation() {
+    let out = bench_ok(&["--benchmarks=fillseq,deleterandom,compact,readrandom", "--num=2000", "--deletes=500"]);
+    let lines = results(&out);
+    let names: Vec<&str> = lines.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["fillseq", "deleterandom", "compact", "readrandom"], "{out}");
+    assert_eq!(find(&lines, "deleterandom").ops, 500);
+    assert_eq!(find(&lines, "compact").ops, 1);
+    // 500 uniform draws from 2000 keys delete about 2000 * (1 - e^-0.25) = 442 distinct keys.
+    let (found, of) = find(&lines, "readrandom").found.expect("found message");
+    assert_eq!(of, 2000);
+    assert!(found > 1400 && found < 1700, "found {found}");
+    assert!(out.contains("flush + wait_for_background before readrandom: "), "compact leaves work to settle: {out}");
+}
+
+/// The peers run the same benchmarks with the same found counts when this build has them, and
+/// are a usage error naming the feature to build with when it does not.
+#[test]
+fn peer_engines_run_the_same_benchmarks_or_say_how_to_build_them() {
+    for (engine, compiled) in [("fjall", cfg!(feature = "fjall")), ("lmdb", cfg!(feature = "lmdb"))] {
+        let dir = TempDir::new(engine);
+        let db = format!("--db={}", dir.path().display());
+        let args = [
+            &format!("--engine={engine}"),
+            "--benchmarks=fillseq,readrandom,readmissing,multireadrandom,seekrandom,readseq,readreverse,ycsbc",
+            "--num=2000",
+            "--batch_size=7",
+            &db,
+        ];
+        if !compiled {
+            let r = bench(&args);
+            assert_eq!(r.code, 2, "{r:?}");
+            assert!(r.stderr.contains(&format!("--features {engine}")), "{r:?}");
+            continue;
+        }
+        let out = bench_ok(&args);
+        assert!(
+            out.contains(&format!("\nEngine:     {}", if engine == "fjall" { "fjall 2" } else { "LMDB" })),
+            "{out}"
+        );
+        let lines = results(&out);
+        assert_eq!(find(&lines, "readrandom").found, Some((2000, 2000)), "{engine}");
+        assert_eq!(find(&lines, "readmissing").found, Some((0, 2000)), "{engine}");
+        assert_eq!(find(&lines, "multireadrandom").found, Some((2000, 2000)), "{engine}");
+        assert_eq!(find(&lines, "seekrandom").found, Some((2000, 2000)), "{engine}");
+        assert_eq!((find(&lines, "readseq").ops, find(&lines, "readreverse").ops), (2000, 2000), "{engine}");
+        assert_eq!(find(&lines, "ycsbc").found, Some((2000, 2000)), "{engine}");
+        // The directory now holds this engine's database: a fresh run may delete it.
+        bench_ok(&[&format!("--engine={engine}"), "--benchmarks=fillseq", "--num=10", &db]);
+    }
 }
 
 #[test]

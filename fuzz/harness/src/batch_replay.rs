@@ -37,7 +37,7 @@ pub fn batch_replay(data: &[u8]) {
     let mut input = Input::new(data);
     let options = input.u8();
     let fs = template().crash(CrashMode::KeepAll, 0);
-    write_wal(&*fs, &mut input);
+    write_wal(&fs, &mut input);
     let db = match open(&fs, options) {
         Ok(db) => db,
         Err(e) => return expect_decode_error("Db::open over replayed records", &e),

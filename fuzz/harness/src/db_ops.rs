@@ -145,14 +145,23 @@ impl Run {
     fn ok<T>(&self, r: cairn::Result<T>, call: &str) -> Option<T> {
         match r {
             Ok(v) => Some(v),
-            Err(_) if self.fault_fired() => None,
+            Err(e) if self.fault_fired() => {
+                trace(format_args!("  {call} failed after the injected fault: {e}"));
+                None
+            }
             Err(e) => panic!("{call} failed without an injected fault: {e}"),
         }
     }
 
     /// Decodes and runs one operation, then deals with a fault that fired during it.
     fn step(&mut self, input: &mut Input<'_>) {
-        let uncertain = match input.u8() % 20 {
+        let code = input.u8() % 20;
+        trace(format_args!(
+            "op {code} ({} keys, {} states since the last durable point)",
+            self.model.len(),
+            self.history.len()
+        ));
+        let uncertain = match code {
             0..=2 => self.put(input),
             3 => self.delete(input),
             4 => self.batch(input),
@@ -172,6 +181,10 @@ impl Run {
             _ => self.put(input),
         };
         if self.fault_fired() {
+            trace(format_args!(
+                "  the injected fault fired; the failed write is {}",
+                if uncertain.is_some() { "uncertain" } else { "none" }
+            ));
             self.reopen_after(uncertain, "a cleared fault");
         }
     }
@@ -352,14 +365,12 @@ impl Run {
     /// Closes and reopens; a successful close makes everything durable.
     fn clean_reopen(&mut self) -> Option<Model> {
         self.snapshot = None;
-        if self.ok(self.db().close(), "close").is_none() {
-            return None;
-        }
+        self.ok(self.db().close(), "close")?;
         self.history = vec![self.model.clone()];
         self.db = None;
         self.db = self.ok(self.options().open(DIR), "open after close");
         if self.db.is_some() {
-            self.expect_contents(&[self.model.clone()], "a clean reopen");
+            self.expect_contents(std::slice::from_ref(&self.model), "a clean reopen");
         }
         None
     }
@@ -370,7 +381,7 @@ impl Run {
         self.db = None;
         self.db = self.ok(self.options().open(DIR), "open after drop");
         if self.db.is_some() {
-            self.expect_contents(&[self.model.clone()], "a drop without close");
+            self.expect_contents(std::slice::from_ref(&self.model), "a drop without close");
         }
         None
     }
@@ -438,6 +449,14 @@ impl Run {
     }
 }
 
+/// Prints a line of the run when `CAIRN_FUZZ_TRACE` is set (for triaging a reproducer).
+fn trace(line: std::fmt::Arguments<'_>) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("CAIRN_FUZZ_TRACE").is_some()) {
+        eprintln!("{line}");
+    }
+}
+
 /// The fault the input asks for, if any.
 fn fault_rule(input: &mut Input<'_>) -> Option<FaultRule> {
     let fault = match input.u8() % 8 {
@@ -474,5 +493,5 @@ fn bound(input: &mut Input<'_>) -> Bound<Vec<u8>> {
 }
 
 fn durability(input: &mut Input<'_>) -> Durability {
-    if input.u8() % 4 == 0 { Durability::Sync } else { Durability::Buffered }
+    if input.u8().is_multiple_of(4) { Durability::Sync } else { Durability::Buffered }
 }

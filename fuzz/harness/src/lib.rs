@@ -37,8 +37,11 @@ pub use wal_reader::wal_reader;
 
 use cairn_base::Error;
 
+/// A target's body: takes the fuzzer's bytes, panics when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its fuzz target and corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("wal_reader", wal_reader),
     ("sstable_block", sstable_block),
     ("sstable_structured", sstable_structured),

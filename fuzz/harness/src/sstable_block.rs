@@ -36,12 +36,15 @@ const MAX_SCANNED_ENTRIES: usize = 1 << 20;
 /// One key-value pair from a scan.
 pub(crate) type Pair = (Vec<u8>, Bytes);
 
+/// What a point lookup returned: `(kind byte, sequence number, value)`.
+pub(crate) type Found = Option<(u8, u64, Bytes)>;
+
 /// What one read path saw of a table.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct View {
     pub forward: std::result::Result<Vec<Pair>, Refused>,
     pub backward: std::result::Result<Vec<Pair>, Refused>,
-    pub gets: Vec<std::result::Result<Option<(u8, u64, Bytes)>, Refused>>,
+    pub gets: Vec<std::result::Result<Found, Refused>>,
     pub verified: std::result::Result<u64, Refused>,
 }
 
@@ -96,7 +99,7 @@ pub(crate) fn open_and_read(
 }
 
 /// The newest entry of `user_key`, with its kind as the on-disk byte.
-pub(crate) fn get_newest(table: &Table, user_key: &[u8]) -> Result<Option<(u8, u64, Bytes)>> {
+pub(crate) fn get_newest(table: &Table, user_key: &[u8]) -> Result<Found> {
     Ok(table.get(user_key, key_hash(user_key), MAX_SEQ)?.map(|(kind, seq, v)| (kind as u8, seq.0, v)))
 }
 

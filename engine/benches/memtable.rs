@@ -21,6 +21,11 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 #[path = "../src/memtable/mod.rs"]
 mod memtable;
 
+// The synchronization shim the memtable imports as `crate::sync`, included the same way.
+#[allow(dead_code, unused_imports, reason = "the benchmark uses only part of the module it includes")]
+#[path = "../src/sync.rs"]
+mod sync;
+
 use memtable::MemTable;
 
 const ENTRIES: usize = 100_000;

@@ -8,8 +8,10 @@
 //! group and poisons the database (G6): nothing of the group reaches the memtable, so readers
 //! never see a write that was reported failed... in this process; after a reopen, a group whose
 //! fsync failed may or may not be present (its outcome was unknown), but always whole (G3).
+//!
+//! The queue protocol itself (leader election, group selection, result delivery) lives in
+//! `commit_queue.rs`, where loom models check it; this file is the leader's work.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,9 +19,10 @@ use std::time::{Duration, Instant};
 use cairn_base::filename::wal_path;
 use cairn_base::{Error, FileNum, Result, SeqNum};
 use cairn_wal::{LogKind, LogWriter};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::batch::{self, WriteBatch};
+use crate::commit_queue::{GroupQueue, Turn};
 use crate::inner::{Inner, Stats};
 use crate::memtable::MemTable;
 use crate::super_version::Imm;
@@ -46,8 +49,13 @@ pub enum Durability {
 struct Pending {
     batch: WriteBatch,
     sync: bool,
-    /// `Some` once the leader finished this write.
-    result: Mutex<Option<Result<()>>>,
+}
+
+impl Pending {
+    /// A write's weight in a group: its encoded bytes (groups stop at `MAX_GROUP_BYTES`).
+    fn size_bytes(&self) -> usize {
+        self.batch.size_bytes()
+    }
 }
 
 /// State only the current leader touches.
@@ -72,14 +80,14 @@ impl WriterState {
 /// The queue and the leader's state.
 #[derive(Debug)]
 pub(crate) struct CommitPipeline {
-    queue: Mutex<VecDeque<Arc<Pending>>>,
-    turn: Condvar,
+    /// Elects the leader and delivers its group's result (`commit_queue.rs`).
+    queue: GroupQueue<Pending, Result<()>>,
     pub writer: Mutex<WriterState>,
 }
 
 impl CommitPipeline {
     pub fn new(writer: WriterState) -> Self {
-        CommitPipeline { queue: Mutex::new(VecDeque::new()), turn: Condvar::new(), writer: Mutex::new(writer) }
+        CommitPipeline { queue: GroupQueue::new(MAX_GROUP_BYTES, Pending::size_bytes), writer: Mutex::new(writer) }
     }
 }
 
@@ -93,45 +101,18 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
-        let me = Arc::new(Pending { batch, sync: durability == Durability::Sync, result: Mutex::new(None) });
-        let pipeline = &self.commit;
-        let mut q = pipeline.queue.lock();
-        q.push_back(me.clone());
-        loop {
-            if let Some(r) = me.result.lock().take() {
-                return r;
-            }
-            if q.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
-                break;
-            }
-            pipeline.turn.wait(&mut q);
-        }
-        // Leader: take the group from the front of the queue.
-        let mut group = Vec::new();
-        let mut bytes = 0;
-        for p in q.iter() {
-            if !group.is_empty() && bytes + p.batch.size_bytes() > MAX_GROUP_BYTES {
-                break;
-            }
-            bytes += p.batch.size_bytes();
-            group.push(p.clone());
-        }
-        drop(q);
-        let outcome = self.commit_group(&group);
-        let mut q = pipeline.queue.lock();
-        for p in &group {
-            let front = q.pop_front();
-            debug_assert!(front.is_some_and(|f| Arc::ptr_eq(&f, p)), "group members leave the queue in order");
-            if !Arc::ptr_eq(p, &me) {
-                *p.result.lock() = Some(outcome.clone());
+        let me = Pending { batch, sync: durability == Durability::Sync };
+        match self.commit.queue.join(me) {
+            Turn::Done(outcome) => outcome,
+            Turn::Lead(group) => {
+                let outcome = self.commit_group(group.items());
+                group.finish(outcome)
             }
         }
-        pipeline.turn.notify_all();
-        outcome
     }
 
     /// The leader's work for one group.
-    fn commit_group(&self, group: &[Arc<Pending>]) -> Result<()> {
+    fn commit_group(&self, group: &[Pending]) -> Result<()> {
         let mut ws = self.commit.writer.lock();
         self.check_writable()?;
         self.make_room(&mut ws)?;

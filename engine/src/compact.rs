@@ -105,7 +105,7 @@ impl Inner {
             outputs.push(num);
             Ok(builder)
         });
-        let installed = merged.and_then(|(summaries, stats)| {
+        let prepared = merged.and_then(|(summaries, stats)| {
             self.vfs.sync_dir(&self.dir)?;
             let mut opened = Vec::with_capacity(summaries.len());
             for s in &summaries {
@@ -115,17 +115,24 @@ impl Inner {
             edit.deleted.extend(plan.inputs.iter().map(|m| (plan.level, m.file_num)));
             edit.deleted.extend(plan.next_inputs.iter().map(|m| (plan.output_level, m.file_num)));
             edit.added.extend(summaries.iter().map(|s| (plan.output_level, table_meta(s))));
-            self.apply_edit(edit, opened)?;
-            Stats::add(&self.stats.compaction_bytes_written, stats.bytes_written);
-            Ok(())
+            Ok((edit, opened, stats))
         });
-        if installed.is_err() {
-            // Outputs not named by any version: remove them (an orphan is also removed at open).
-            for num in outputs {
-                let _ = self.vfs.remove_file(&cairn_base::filename::table_path(&self.dir, num));
+        let (edit, opened, stats) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                // Outputs not named by any version: remove them (an orphan is also removed at open).
+                for num in outputs {
+                    let _ = self.vfs.remove_file(&cairn_base::filename::table_path(&self.dir, num));
+                }
+                return Err(e);
             }
-        }
-        installed?;
+        };
+        // NB: once the edit went to the manifest, a failure leaves it unknown whether the edit is
+        // durable (an fsync that failed may still have written the record; a rollover may have
+        // switched CURRENT before its directory fsync failed), so the outputs stay: the next
+        // open deletes them if the manifest it reads does not name them.
+        self.apply_edit(edit, opened)?;
+        Stats::add(&self.stats.compaction_bytes_written, stats.bytes_written);
         Stats::add(&self.stats.compactions, 1);
         Stats::add(&self.stats.compaction_bytes_read, bytes_read);
         Ok(())

@@ -31,6 +31,7 @@ mod background;
 mod batch;
 mod check;
 mod commit;
+mod commit_queue;
 mod compact;
 mod db;
 mod flush;
@@ -45,6 +46,7 @@ mod read;
 mod recovery;
 mod snapshot;
 mod super_version;
+mod sync;
 mod version_set;
 
 pub use batch::{MAX_KEY_BYTES, MAX_VALUE_BYTES, WriteBatch};

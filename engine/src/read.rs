@@ -42,8 +42,10 @@ impl Inner {
         Ok(found.is_some())
     }
 
-    /// The values of `keys` as of one consistent point. Keys are probed in sorted order, so
-    /// neighbouring keys share the filter, index and block cache lines they touch.
+    /// The values of `keys` as of one consistent point. Keys are sorted, then each table is
+    /// probed once for the run of still-undecided keys its range holds, in one staged batch
+    /// (`Table::get_many_borrowed`), so their filter, index and block work is shared and their
+    /// cache misses overlap.
     pub fn multi_get<K: AsRef<[u8]>>(
         &self,
         keys: impl IntoIterator<Item = K>,
@@ -52,16 +54,93 @@ impl Inner {
         self.check_open()?;
         let seq = seq.unwrap_or_else(|| self.read_seq());
         let keys: Vec<K> = keys.into_iter().collect();
-        let mut order: Vec<(u64, usize)> = keys.iter().enumerate().map(|(i, k)| (key_hash(k.as_ref()), i)).collect();
-        order.sort_unstable_by(|a, b| keys[a.1].as_ref().cmp(keys[b.1].as_ref()));
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+        let hashes: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by(|&a, &b| keys[a].cmp(keys[b]));
         let mut out = vec![None; keys.len()];
-        self.with_super_version(|sv| {
-            for &(hash, i) in &order {
-                out[i] = probe(sv, keys[i].as_ref(), hash, seq, Bytes::copy_from_slice, table_value)?;
-            }
-            Ok::<(), cairn_base::Error>(())
-        })?;
+        self.with_super_version(|sv| MultiGet { sv, keys: &keys, hashes: &hashes, seq, out: &mut out }.run(order))?;
         Ok(out)
+    }
+}
+
+/// One `multi_get` in progress: keys are decided newest source first, and each source sees
+/// only the keys still undecided.
+struct MultiGet<'a> {
+    sv: &'a SuperVersion,
+    keys: &'a [&'a [u8]],
+    hashes: &'a [u64],
+    seq: SeqNum,
+    out: &'a mut Vec<Option<Bytes>>,
+}
+
+impl MultiGet<'_> {
+    /// `pending` holds key indexes sorted by key.
+    fn run(mut self, mut pending: Vec<usize>) -> Result<()> {
+        pending.retain(|&i| !self.decide_in_memtables(i));
+        self.sv.check_complete()?;
+        let mut decided = vec![false; self.keys.len()];
+        for t in &self.sv.levels[0] {
+            let (lo, hi) = (t.meta.smallest.user_key(), t.meta.largest.user_key());
+            let run: Vec<usize> =
+                pending.iter().copied().filter(|&i| lo <= self.keys[i] && self.keys[i] <= hi).collect();
+            self.probe(&t.table, &run, &mut decided)?;
+            pending.retain(|&i| !decided[i]);
+        }
+        for level in &self.sv.levels[1..] {
+            let mut start = 0;
+            while start < pending.len() && !level.is_empty() {
+                let key = self.keys[pending[start]];
+                let t = level.partition_point(|t| t.meta.largest.user_key() < key);
+                let Some(table) = level.get(t) else { break };
+                let largest = table.meta.largest.user_key();
+                let end = start + pending[start..].partition_point(|&i| self.keys[i] <= largest);
+                let first =
+                    start + pending[start..end].partition_point(|&i| self.keys[i] < table.meta.smallest.user_key());
+                self.probe(&table.table, &pending[first..end], &mut decided)?;
+                start = end.max(start + 1);
+            }
+            pending.retain(|&i| !decided[i]);
+        }
+        Ok(())
+    }
+
+    /// Decides key `i` from the memtables, if they hold it.
+    fn decide_in_memtables(&mut self, i: usize) -> bool {
+        let mems = std::iter::once(&self.sv.mem).chain(self.sv.imms.iter().map(|imm| &imm.mem));
+        for mem in mems {
+            if let Some((kind, _, v)) = mem.get(self.keys[i], self.seq) {
+                self.out[i] = visible(kind, || Bytes::copy_from_slice(v));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Probes `table` for the keys `run` (sorted), deciding those it holds.
+    fn probe(&mut self, table: &Table, run: &[usize], decided: &mut [bool]) -> Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<(&[u8], u64)> = run.iter().map(|&i| (self.keys[i], self.hashes[i])).collect();
+        let mut large = Vec::new();
+        table.get_many_borrowed(&batch, self.seq, |j, kind, _, value| {
+            let i = run[j];
+            decided[i] = true;
+            self.out[i] = match kind {
+                ValueKind::Delete => None,
+                ValueKind::Set if value.len() <= COPY_VALUE_MAX_BYTES => Some(Bytes::copy_from_slice(value)),
+                ValueKind::Set => {
+                    large.push(i);
+                    None
+                }
+            };
+        })?;
+        // Large values share the block instead of being copied.
+        for i in large {
+            self.out[i] = table.get(self.keys[i], self.hashes[i], self.seq)?.map(|(_, _, v)| v);
+        }
+        Ok(())
     }
 }
 

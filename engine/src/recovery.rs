@@ -2,11 +2,18 @@
 //! (docs/durability.md#recovery).
 //!
 //! 1. Take the `LOCK` (a second open fails with `Locked`).
-//! 2. Read `CURRENT` and replay the manifest it names (no `CURRENT`: a new database).
+//! 2. Read `CURRENT` and replay the manifest it names (no `CURRENT`: a new database, unless the
+//!    directory holds data; what an interrupted creation leaves behind is not data). The manifest
+//!    and the WAL its `log_number` names must exist: both were durable before anything named them
+//!    (INV-FILE-2), so a missing one is damage, e.g. the manifest's last edit lost to rot or
+//!    truncation, which the log reader alone cannot tell from a torn tail.
 //! 3. Open every table of the recovered version.
 //! 4. Replay every WAL numbered at or above `log_number`, oldest first, into memtables,
 //!    flushing to level-0 tables as they fill. Only the newest WAL holding records may end in a
-//!    torn tail (INV-WAL-2: older WALs were synced before the next one got any write).
+//!    torn tail (INV-WAL-2: older WALs were synced before the next one got any write). The WAL
+//!    `log_number` names must have a valid header; a WAL above it whose header does not read and
+//!    that holds no verifiable record is a memtable switch that never completed. Sequence numbers
+//!    must increase from record to record (INV-KEY-1).
 //! 5. Create the new WAL, then write a fresh manifest holding the whole state (with
 //!    `log_number` = the new WAL) and switch `CURRENT` to it. Writes never append to an old WAL.
 //! 6. Delete what no longer matters: old WALs and manifests, orphan tables, `CURRENT.tmp`.
@@ -17,12 +24,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_base::filename::{FileKind, parse_file_name, table_path, wal_path};
+use cairn_base::coding::get_u64_at;
+use cairn_base::filename::{FileKind, current_path, manifest_path, parse_file_name, table_path, wal_path};
 use cairn_base::vfs::Vfs;
 use cairn_base::{Error, FileNum, Result, SeqNum};
 use cairn_compaction::table_meta;
 use cairn_manifest::{ManifestState, ManifestWriter, Version, VersionEdit, read_current, read_manifest, set_current};
 use cairn_sstable::{TableOptions, TableReaderOptions};
+use cairn_wal::format::HEADER_BYTES;
 use cairn_wal::{LogEnd, LogKind, LogReader, LogWriter};
 
 use crate::batch;
@@ -51,7 +60,7 @@ pub(crate) fn recover(opts: &Options, dir: &Path, reader_opts: &TableReaderOptio
             if opts.error_if_exists {
                 return Err(Error::invalid(format!("a database already exists in {}", dir.display())));
             }
-            read_manifest(vfs, dir, num)?
+            existing_database_state(vfs, dir, &names, num)?
         }
         None => new_database_state(opts, dir, &names)?,
     };
@@ -94,21 +103,43 @@ pub(crate) fn recover(opts: &Options, dir: &Path, reader_opts: &TableReaderOptio
     Ok(Recovered { version, tables, manifest, wal, next_file_num, log_number: wal_num, last_seq })
 }
 
+/// Replays the manifest `CURRENT` names, after checking that it and the WAL its `log_number`
+/// names exist.
+fn existing_database_state(vfs: &dyn Vfs, dir: &Path, names: &[String], num: FileNum) -> Result<ManifestState> {
+    let listed = |path: &Path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.iter().any(|x| x == n));
+    if !listed(&manifest_path(dir, num)) {
+        return Err(Error::corruption(
+            current_path(dir),
+            0,
+            format!("CURRENT names manifest {num}, which does not exist"),
+        ));
+    }
+    let state = read_manifest(vfs, dir, num)?;
+    // INV-FILE-2: the WAL `log_number` names was created, its header synced and its directory
+    // entry made durable before any manifest record named it, and it is deleted only after a
+    // later record moved `log_number` past it. Missing, it means that later record was lost (rot
+    // in, or truncation of, the manifest's last record reads as a torn tail) or the WAL was.
+    let wal = wal_path(dir, state.log_number);
+    if !listed(&wal) {
+        return Err(Error::corruption(wal, 0, "the WAL named by the manifest's log_number is missing"));
+    }
+    Ok(state)
+}
+
 /// The state of a database that does not exist yet (after checking that creating one is
 /// allowed and that the directory does not hold a database whose `CURRENT` was lost).
 fn new_database_state(opts: &Options, dir: &Path, names: &[String]) -> Result<ManifestState> {
     if !opts.create_if_missing {
         return Err(Error::invalid(format!("no database in {} and create_if_missing is off", dir.display())));
     }
-    let orphan = names
-        .iter()
-        .find(|n| matches!(parse_file_name(n), Some(FileKind::Table(_) | FileKind::Manifest(_) | FileKind::Wal(_))));
-    if let Some(name) = orphan {
-        return Err(Error::corruption(
-            dir.join("CURRENT"),
-            0,
-            format!("CURRENT is missing but the directory holds database files (e.g. {name})"),
-        ));
+    for name in names {
+        if let Some(what) = database_data(&*opts.vfs, dir, name)? {
+            return Err(Error::corruption(
+                current_path(dir),
+                0,
+                format!("CURRENT is missing but the directory holds database files ({name} holds {what})"),
+            ));
+        }
     }
     Ok(ManifestState {
         version: Version::default(),
@@ -116,6 +147,70 @@ fn new_database_state(opts: &Options, dir: &Path, names: &[String]) -> Result<Ma
         next_file_num: FileNum(1),
         last_seq: SeqNum(0),
     })
+}
+
+/// What in file `name` shows that the directory held a database, if anything.
+///
+/// NB: creating a database writes its first WAL and manifest before `CURRENT` names them
+/// (docs/durability.md, "Open (new database)"), so a crash or an I/O failure in between leaves
+/// them behind. They hold no data: the WAL no record (nothing is written before `open` returns)
+/// and the manifest an empty version. The next open creates the database afresh and deletes
+/// them (G4). A table, a WAL record or a manifest naming a table means `CURRENT` was lost.
+fn database_data(vfs: &dyn Vfs, dir: &Path, name: &str) -> Result<Option<&'static str>> {
+    let path = dir.join(name);
+    match parse_file_name(name) {
+        Some(FileKind::Table(_)) => Ok(Some("a table")),
+        Some(FileKind::Wal(n)) => {
+            let mut reader = read_log_leniently(Bytes::from(vfs.read_all(&path)?), &path, n, LogKind::Wal)?;
+            Ok(reader.next_record()?.map(|_| "a WAL record"))
+        }
+        Some(FileKind::Manifest(n)) => {
+            let mut reader = read_log_leniently(Bytes::from(vfs.read_all(&path)?), &path, n, LogKind::Manifest)?;
+            while let Some(record) = reader.next_record()? {
+                if VersionEdit::decode(&record).map_or(true, |edit| !edit.added.is_empty()) {
+                    return Ok(Some("a manifest record naming tables"));
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads a log that may have been left by a creation that never completed: a header that fails
+/// its checks, in a file where no record verifies, reads as an empty log torn at offset 0.
+///
+/// NB: the header is written and fsynced before any record, but until that fsync a power loss
+/// may leave it in any state (docs/format/wal.md#why-this-is-sound: unsynced bytes may be
+/// missing, zero or stale content of other files). Only a verified record proves it was synced;
+/// then the original error stands. Record checksums are bound to the file number from the name
+/// and to offsets, not to the header, so they can be checked without it.
+fn read_log_leniently(data: Bytes, path: &Path, num: FileNum, kind: LogKind) -> Result<LogReader> {
+    let strict = LogReader::new(data.clone(), path.to_path_buf(), num, kind);
+    let Err(e) = strict else { return strict };
+    let mut headless = data.to_vec();
+    let header_len = headless.len().min(HEADER_BYTES);
+    headless[..header_len].fill(0);
+    // With the header zeroed, the reader itself looks for a verified record and finds none, or
+    // reports the log as corrupt.
+    match LogReader::new(Bytes::from(headless), path.to_path_buf(), num, kind) {
+        Ok(reader) if matches!(reader.end(), LogEnd::TornTail { offset: 0 }) => Ok(reader),
+        _ => Err(e),
+    }
+}
+
+/// Opens WAL `num` for replay. The WAL `log_number` names must have a valid header (INV-FILE-2,
+/// see `existing_database_state`); a WAL above it may be a memtable switch that crashed or
+/// failed before its header was durable, and holds no record then.
+fn open_wal(data: Bytes, path: &Path, num: FileNum, log_number: FileNum) -> Result<LogReader> {
+    if num != log_number {
+        return read_log_leniently(data, path, num, LogKind::Wal);
+    }
+    let reader = LogReader::new(data, path.to_path_buf(), num, LogKind::Wal)?;
+    if matches!(reader.end(), LogEnd::TornTail { offset: 0 }) {
+        return Err(Error::corruption(path, 0, "the WAL named by the manifest's log_number has no valid header"));
+    }
+    Ok(reader)
 }
 
 fn open_tables(vfs: &dyn Vfs, dir: &Path, version: &Version, reader_opts: &TableReaderOptions) -> Result<TableSet> {
@@ -165,12 +260,15 @@ fn replay_wals(
     let mut mem = Arc::new(MemTable::new());
     let mut flushed = Vec::new();
     let mut last_seq = state.last_seq;
+    // The last sequence number of the previous record: INV-KEY-1, sequence numbers increase from
+    // record to record (the memtable refuses a key inserted twice with one sequence number).
+    let mut previous_seq = SeqNum(0);
     // A torn tail seen in an earlier WAL: damage if any later WAL holds a record.
     let mut torn: Option<(PathBuf, u64)> = None;
     for num in wals {
         let path = wal_path(dir, num);
         let data = Bytes::from(vfs.read_all(&path)?);
-        let mut reader = LogReader::new(data, path.clone(), num, LogKind::Wal)?;
+        let mut reader = open_wal(data, &path, num, state.log_number)?;
         let mut record_offset = reader.valid_bytes();
         while let Some(record) = reader.next_record()? {
             if let Some((torn_path, offset)) = torn.take() {
@@ -181,6 +279,10 @@ fn replay_wals(
                 record_offset = reader.valid_bytes();
                 continue;
             }
+            if get_u64_at(&record, 0).is_some_and(|first| first <= previous_seq.0) {
+                let what = "WAL record sequence numbers overlap an earlier record's";
+                return Err(Error::corruption(&path, record_offset, what));
+            }
             let m = mem.clone();
             let seq = batch::decode_record(&record, |e| {
                 if e.seq > state.last_seq {
@@ -188,6 +290,7 @@ fn replay_wals(
                 }
             })
             .map_err(|e| e.at_file(&path, record_offset))?;
+            previous_seq = seq;
             last_seq = last_seq.max(seq);
             record_offset = reader.valid_bytes();
             if mem.approximate_size_bytes() >= opts.memtable_size_bytes {

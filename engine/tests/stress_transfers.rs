@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn::{Db, Durability};
+use cairn::Durability;
 use cairn_testkit::rng::{Rng, seed_from_env};
 use parking_lot::Mutex;
 
@@ -126,11 +126,11 @@ fn transfers_keep_the_sum_under_snapshots_scans_and_compaction() {
                 let mut it = db.iter();
                 let (mut sum, mut n) = (0i64, 0u64);
                 loop {
-                    let step = if n % 2 == 0 { it.next() } else { it.next_back() };
+                    let step = if n.is_multiple_of(2) { it.next() } else { it.next_back() };
                     let Some(r) = step else { break };
                     sum += balance(&r.expect("long-lived iteration").1);
                     n += 1;
-                    if n % 50 == 0 {
+                    if n.is_multiple_of(50) {
                         std::thread::sleep(Duration::from_millis(2));
                     }
                 }
@@ -146,7 +146,7 @@ fn transfers_keep_the_sum_under_snapshots_scans_and_compaction() {
             let mut round = 0u64;
             while !stop.load(Ordering::Acquire) {
                 db.flush().expect("flush");
-                if round % 4 == 0 {
+                if round.is_multiple_of(4) {
                     db.compact().expect("compact");
                 }
                 round += 1;
@@ -167,13 +167,15 @@ fn transfers_keep_the_sum_under_snapshots_scans_and_compaction() {
     let final_sum = sum_scan(db.iter()).0;
     assert_eq!(final_sum, total);
     db.check().expect("check");
-    let budget = MEMTABLE_BYTES as u64 * 3 + CACHE_BYTES;
+    let budget_bytes = MEMTABLE_BYTES as u64 * 3 + CACHE_BYTES;
     eprintln!(
-        "stress-transfers: {} transfers, {} invariant checks in {secs} s; peak RSS {} MiB (engine budget: \
-         memtables {} KiB x 3 + cache {} KiB; the rest is the test process and mapped tables)",
+        "stress-transfers: {} transfers, {} invariant checks in {secs} s; peak RSS {} MiB against an engine \
+         budget of {:.1} MiB (memtables {} KiB x 3 + cache {} KiB; the rest is the test process, its \
+         threads and mapped tables)",
         transfers.load(Ordering::Relaxed),
         checks.load(Ordering::Relaxed),
         peak_rss_bytes().map_or("n/a".to_string(), |b| format!("{:.1}", b as f64 / 1048576.0)),
+        budget_bytes as f64 / 1048576.0,
         MEMTABLE_BYTES >> 10,
         CACHE_BYTES >> 10,
     );

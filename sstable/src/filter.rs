@@ -89,6 +89,13 @@ impl Filter {
         }
     }
 
+    /// Starts loading the cache line `may_contain(hash)` will read, without waiting for it: a
+    /// batch of lookups touches every line first so their memory latencies overlap.
+    #[inline]
+    pub(crate) fn touch(&self, hash: u64) {
+        std::hint::black_box(self.lines[line_index(hash, self.lines.len())].0[0]);
+    }
+
     /// False only if no key with this hash was added.
     #[inline]
     pub(crate) fn may_contain(&self, hash: u64) -> bool {

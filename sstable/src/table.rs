@@ -309,12 +309,28 @@ impl Table {
         s.target.clear();
         // No-ops once the buffers are large enough: growth happens at most a few times per thread.
         s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
+        append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
+        let first = self.index.find(&s.target);
+        self.search_from(user_key, seq, first, s, on_hit)
+    }
+
+    /// Searches from data block `first` (the first whose separator is >= the target) onwards.
+    fn search_from<R>(
+        &self,
+        user_key: &[u8],
+        seq: SeqNum,
+        first: usize,
+        s: &mut Scratch,
+        on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
+    ) -> Result<Option<R>> {
+        s.target.clear();
+        s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
         s.key.clear();
         s.key.reserve(SCRATCH_MIN_BYTES);
         append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
         // The first separator >= target names the block; if target is past that block's last
         // key, the answer is the next block's first entry.
-        for i in self.index.find(&s.target)..self.index.len() {
+        for i in first..self.index.len() {
             let data = self.block(i)?;
             let bytes = data.bytes();
             let offset = self.index.handle(i).offset;
@@ -329,6 +345,60 @@ impl Table {
             return Ok(Some(on_hit(found.kind, found.seq, &data, &bytes[pos.value])));
         }
         Ok(None)
+    }
+
+    /// Looks up many keys at once. `keys` holds `(user_key, key_hash)` pairs sorted by user key;
+    /// `visit(i, kind, seq, value)` is called for every key `keys[i]` that has an entry with
+    /// sequence number `<= seq` (tombstones included). The work is staged so the cache misses of
+    /// the batch overlap: every filter line is touched first, then every surviving key's block
+    /// is located and its tail touched, then the blocks are searched.
+    pub fn get_many_borrowed(
+        &self,
+        keys: &[(&[u8], u64)],
+        seq: SeqNum,
+        mut visit: impl FnMut(usize, ValueKind, SeqNum, &[u8]),
+    ) -> Result<()> {
+        if let Some(f) = &self.filter {
+            for &(_, hash) in keys {
+                f.touch(hash);
+            }
+        }
+        let survivors: Vec<usize> = (0..keys.len()).filter(|&i| self.may_contain(keys[i].1)).collect();
+        if survivors.is_empty() {
+            return Ok(());
+        }
+        let seq = seq.min(MAX_SEQ);
+        SCRATCH.with_borrow_mut(|s| {
+            let mut blocks = Vec::with_capacity(survivors.len());
+            let mut last_block = usize::MAX;
+            for &i in &survivors {
+                s.target.clear();
+                append_internal_key(&mut s.target, keys[i].0, seq, ValueKind::SEEK);
+                let b = self.index.find(&s.target);
+                if b != last_block {
+                    self.touch_block(b);
+                    last_block = b;
+                }
+                blocks.push(b);
+            }
+            for (&i, &b) in survivors.iter().zip(&blocks) {
+                self.search_from(keys[i].0, seq, b, s, |kind, seq, _, value| visit(i, kind, seq, value))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Starts loading the tail of data block `i` (its restart array), if it is mapped.
+    fn touch_block(&self, i: usize) {
+        if i >= self.index.len() {
+            return;
+        }
+        let h = self.index.handle(i);
+        if let Some(map) = &self.map
+            && let Some(end) = usize::try_from(h.offset + h.size_bytes).ok().filter(|&e| e > 0 && e <= map.len())
+        {
+            std::hint::black_box(map[end - 1]);
+        }
     }
 
     /// An internal iterator owning an `Arc<Table>`, so the table outlives it.

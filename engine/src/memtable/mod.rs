@@ -12,6 +12,9 @@
 //! allocate nothing and copy nothing. An entry is visible to readers as soon as `insert`
 //! returns (the engine decides, by sequence number, which entries a read may see).
 //!
+//! The skiplist's atomics and writer lock come from `crate::sync`, so `loom_models.rs` can
+//! check the writer/reader protocol under loom (docs/testing.md#loom-models).
+//!
 //! Memory: keys (encoded as internal keys) and values live in the arena; nothing is freed
 //! until the memtable is dropped. An iterator keeps its memtable alive through an `Arc`.
 //!
@@ -21,8 +24,12 @@
 mod arena;
 mod skiplist;
 
-#[cfg(test)]
+// The ordinary tests use real threads, which loom's primitives refuse outside a model.
+#[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(all(test, loom))]
+mod loom_models;
 
 use std::fmt;
 use std::sync::Arc;
@@ -63,7 +70,7 @@ impl MemTable {
 
     /// A memtable whose arena chunks stop growing at `max_chunk_bytes`, so tests can cross
     /// chunk boundaries with small data.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn with_max_chunk_bytes(max_chunk_bytes: usize) -> MemTable {
         MemTable { list: SkipList::new(max_chunk_bytes) }
     }

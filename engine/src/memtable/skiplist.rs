@@ -10,6 +10,7 @@
 //! ```text
 //! node := link[height-1] .. link[1] link[0]   (AtomicPtr to the next node's header; null = end)
 //!         key_len:u32 value_len:u32           <- a node pointer addresses this header
+//!         init_mark[MARK_BYTES]               (0 bytes except under loom: see `InitMark`)
 //!         key[key_len]                        (encoded internal key: user_key ++ trailer)
 //!         value[value_len]
 //! ```
@@ -27,18 +28,23 @@
 //! * SKIP-5: at every level, keys strictly increase along the links (internal-key order, no
 //!   duplicates): all mutation happens under the writer lock, so the splice an insert computes
 //!   cannot change before it links the node.
+//!
+//! The atomics and the writer lock come from `crate::sync`, so the loom models in
+//! `loom_models.rs` check SKIP-1/SKIP-2 (every node a reader reaches is fully written: each key
+//! or value read is checked against the node's `InitMark`) and SKIP-5 under every
+//! interleaving of a writer with a reader (docs/testing.md#loom-models).
 #![expect(unsafe_code, reason = "lock-free skiplist over raw arena memory; see docs/unsafe.md")]
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::AtomicU64;
 
 use cairn_base::key::{self as ikey, TRAILER_BYTES};
 use crossbeam::utils::CachePadded;
-use parking_lot::Mutex;
 
 use super::arena::{ALIGN_BYTES, Arena};
+use crate::sync::{AtomicPtr, AtomicUsize, InitMark, Mutex, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
 /// Highest tower. With branching 4 a list of `4^12` (16.7 M) entries still searches in
 /// O(log n); memtables hold far fewer.
@@ -48,10 +54,14 @@ pub(super) const MAX_HEIGHT: usize = 12;
 const BRANCHING_BITS: u32 = 2;
 
 const LINK_BYTES: usize = size_of::<AtomicPtr<u8>>();
-const HEADER_BYTES: usize = 2 * size_of::<u32>();
+/// Bytes of the node's [`InitMark`], rounded up to keep the key 8-aligned: 0 in a normal build.
+const MARK_BYTES: usize = size_of::<InitMark>().next_multiple_of(ALIGN_BYTES);
+/// `key_len`, `value_len` and the mark.
+const HEADER_BYTES: usize = 2 * size_of::<u32>() + MARK_BYTES;
 
 const _: () = assert!(LINK_BYTES.is_multiple_of(ALIGN_BYTES) && align_of::<AtomicPtr<u8>>() <= ALIGN_BYTES);
 const _: () = assert!(HEADER_BYTES.is_multiple_of(ALIGN_BYTES) && align_of::<u32>() <= ALIGN_BYTES);
+const _: () = assert!(align_of::<InitMark>() <= ALIGN_BYTES);
 const _: () = assert!(MAX_HEIGHT as u32 * BRANCHING_BITS <= 64);
 
 /// Ids tell lists apart for [`Cursor`] checks; never reused within a process.
@@ -99,9 +109,23 @@ impl NodePtr {
         // key's `key_len` bytes follow it inside the same allocation and are never written
         // again; the arena outlives `'a` (SKIP-4).
         unsafe {
+            self.init_mark().check_read();
             let key_len = header.cast::<u32>().read() as usize;
             std::slice::from_raw_parts(header.add(HEADER_BYTES), key_len)
         }
+    }
+
+    /// The mark written with the node (see [`InitMark`]).
+    ///
+    /// # Safety
+    /// As for [`NodePtr::key`].
+    #[inline]
+    unsafe fn init_mark<'a>(self) -> &'a InitMark {
+        // SAFETY: the mark lies right after `key_len` and `value_len`, 8-aligned (both are
+        // u32s and the header is 8-aligned), inside the node's allocation; it was written
+        // before publication (SKIP-1) and is never written again; the arena outlives `'a`
+        // (SKIP-4). In a normal build it is zero-sized.
+        unsafe { &*self.0.as_ptr().add(2 * size_of::<u32>()).cast::<InitMark>() }
     }
 
     /// The value bytes.
@@ -114,6 +138,7 @@ impl NodePtr {
         // SAFETY: as in `key`: the value's `value_len` bytes follow the key inside the node's
         // allocation, written before publication and never again.
         unsafe {
+            self.init_mark().check_read();
             let key_len = header.cast::<u32>().read() as usize;
             let value_len = header.add(size_of::<u32>()).cast::<u32>().read() as usize;
             std::slice::from_raw_parts(header.add(HEADER_BYTES + key_len), value_len)
@@ -232,7 +257,8 @@ impl Writer {
         let base = self.arena.alloc(size_bytes).as_ptr();
         // SAFETY: `base` is valid for writes of `size_bytes` bytes and 8-aligned (ARENA-1), and
         // not yet reachable by any reader; every write below stays inside it: the links fill
-        // `[base, header)`, then the header, key and value fill `[header, base + size_bytes)`.
+        // `[base, header)`, then the header (lengths and mark), key and value fill
+        // `[header, base + size_bytes)`.
         unsafe {
             let header = base.add(height * LINK_BYTES);
             for (level, next_node) in next.iter().enumerate() {
@@ -241,6 +267,7 @@ impl Writer {
             }
             header.cast::<u32>().write(key_len_u32);
             header.add(size_of::<u32>()).cast::<u32>().write(value_len_u32);
+            header.add(2 * size_of::<u32>()).cast::<InitMark>().write(InitMark::new());
             let key_at = header.add(HEADER_BYTES);
             ptr::copy_nonoverlapping(user_key.as_ptr(), key_at, user_key.len());
             ptr::copy_nonoverlapping(trailer.to_le_bytes().as_ptr(), key_at.add(user_key.len()), TRAILER_BYTES);
@@ -465,7 +492,8 @@ impl SkipList {
     }
 }
 
-#[cfg(test)]
+// Real threads and lists outside a loom model: not under `--cfg loom` (see loom_models.rs).
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::super::arena::MAX_CHUNK_BYTES;
     use super::*;

@@ -22,38 +22,7 @@ const MAX_INPUT_BYTES: usize = 64 << 10;
 
 /// Reproducers of open bugs in other crates: `(target, file name, what breaks)`. Their files stay
 /// under `fuzz/regressions/<target>/`; each entry goes away with its fix.
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    // engine/src/recovery.rs `new_database_state`: an I/O failure (or a crash) while `Db::open`
-    // creates a database, after the first WAL exists but before `CURRENT` does, leaves a
-    // directory every later open refuses with "CURRENT is missing but the directory holds
-    // database files" (G4: always reopens, no repair step). Input: fault kind EIO on the first
-    // append (the new WAL's header) with creation faults enabled.
-    (
-        "db_ops",
-        "creation-fault-leaves-unopenable-directory",
-        "a failed database creation leaves a directory that never opens again (G4)",
-    ),
-    // engine/src/compact.rs (the install step of a compaction): when `log_and_apply` fails because
-    // the manifest fsync failed, the compaction's output tables are removed, although the
-    // manifest record naming them was appended and may be (here: is) on disk; the reopen then
-    // fails with "table named by the manifest is missing" (G4, G6). Input: three put + flush
-    // pairs, then `compact`, with EIO on the 28th append/sync (the manifest fsync).
-    (
-        "db_ops",
-        "manifest-fsync-failure-during-compaction-loses-table",
-        "a failed manifest fsync during compaction deletes tables the manifest names (G6)",
-    ),
-    // engine/src/recovery.rs `replay_wals` inserts every replayed entry into the memtable, whose
-    // skiplist asserts "internal key inserted twice" (engine/src/memtable/skiplist.rs) when two
-    // checksum-valid WAL records give the same key the same sequence number. Hostile WAL content
-    // must be `Corruption`, never a panic (G9). Input: two records, both `first_seq = 1`, each
-    // putting key `a`.
-    (
-        "batch_replay",
-        "overlapping-sequence-numbers-panic-memtable",
-        "WAL records with overlapping sequence numbers panic recovery (G9)",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

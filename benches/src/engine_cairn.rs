@@ -31,6 +31,9 @@ impl CairnEngine {
         if let Some(bytes) = config.write_buffer_size_bytes {
             options = options.memtable_size_bytes(bytes);
         }
+        if let Some(n) = config.restart_interval {
+            options = options.restart_interval(n);
+        }
         if let Some(bytes) = config.block_size_bytes {
             options = options.block_size_bytes(bytes);
         }

@@ -51,6 +51,7 @@ Flags (db_bench names and meanings):
   --compression_type=NAME   none | lz4 | zstd (default none)
   --write_buffer_size=BYTES memtable size (default: the engine's)
   --block_size=BYTES        table block size (default: the engine's)
+  --block_restart_interval=N  entries between restart points in a block (default: the engine's)
   --target_file_size_base=BYTES  table file size target (default: the engine's)
   --max_background_jobs=N   background flush/compaction threads (default: the engine's)
   --mmap_read=0|1           read tables through a memory map (default: the engine's)
@@ -103,6 +104,8 @@ pub struct Config {
     pub write_buffer_size_bytes: Option<usize>,
     /// Table block size, when given.
     pub block_size_bytes: Option<usize>,
+    /// `--block_restart_interval`: entries between restart points.
+    pub restart_interval: Option<usize>,
     /// Table file size target, when given.
     pub target_file_size_bytes: Option<u64>,
     /// Background threads, when given.
@@ -143,6 +146,7 @@ impl Default for Config {
             compression: Compression::None,
             write_buffer_size_bytes: None,
             block_size_bytes: None,
+            restart_interval: None,
             target_file_size_bytes: None,
             background_threads: None,
             mmap_read: None,
@@ -239,6 +243,7 @@ fn apply(c: &mut Config, pending: &mut Pending, name: &str, value: &str) -> Resu
         "compression_type" => c.compression = compression(value)?,
         "write_buffer_size" => c.write_buffer_size_bytes = Some(number(name, value)?),
         "block_size" => c.block_size_bytes = Some(number(name, value)?),
+        "block_restart_interval" => c.restart_interval = Some(number(name, value)?),
         "target_file_size_base" => c.target_file_size_bytes = Some(number(name, value)?),
         "max_background_jobs" => c.background_threads = Some(number(name, value)?),
         "mmap_read" => c.mmap_read = Some(boolean(name, value)?),

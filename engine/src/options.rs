@@ -53,7 +53,7 @@ impl Default for Options {
             max_immutable_memtables: 2,
             cache_size_bytes: 64 << 20,
             block_size_bytes: 4096,
-            restart_interval: 16,
+            restart_interval: 4,
             bloom_bits_per_key: 10,
             compression: Compression::None,
             use_mmap: true,
@@ -114,7 +114,9 @@ impl Options {
         block_size_bytes: usize
     );
     setter!(
-        /// Entries between restart points in a data block (default 16).
+        /// Entries between restart points in a data block (default 4: a point read scans at most
+        /// 4 entries after its binary search; measured against 16 on 1M keys: readrandom +6–20 %,
+        /// seekrandom +20 %, tables +3 % — docs/benchmarks.md).
         restart_interval: usize
     );
     setter!(

@@ -57,11 +57,15 @@ pub fn key(i: u64) -> Vec<u8> {
 }
 
 /// Options of every session (and of every open in the sweep): small blocks so tables have
-/// several, no automatic compaction unless `l0_trigger` is 1.
+/// several, no automatic compaction unless `l0_trigger` is 1. Every option that shapes the bytes
+/// of a table is pinned, so changing a default does not change the committed fixture.
 pub fn options(vfs: Arc<dyn Vfs>, l0_trigger: usize) -> Options {
     Options::default()
         .vfs(vfs)
         .block_size_bytes(1024)
+        .restart_interval(16)
+        .bloom_bits_per_key(10)
+        .compression(cairn::Compression::None)
         .memtable_size_bytes(1 << 20)
         .l0_compaction_trigger(l0_trigger)
         .l0_files_slowdown(16)

@@ -9,7 +9,9 @@
 //! crc          := CRC-32 seeded with file number and block offset, over payload and codec
 //! ```
 //! A compressor that does not save at least 1/8 of the bytes is skipped and the block is stored
-//! raw, so readers of raw blocks can serve them straight from the memory map.
+//! raw, so readers of raw blocks can serve them straight from the memory map. A block that would
+//! expand more than [`MAX_EXPANSION`]-fold when decoded is also stored raw: readers refuse larger
+//! expansions to bound what a hostile block can make them allocate.
 
 use std::borrow::Cow;
 
@@ -23,6 +25,16 @@ pub const TRAILER_BYTES: usize = 5;
 
 /// The largest block (decompressed) any reader accepts: bounds allocation on hostile input.
 pub const MAX_BLOCK_BYTES: usize = 64 << 20;
+
+/// The most a compressed payload may expand when decoded. Readers refuse more (bounding the
+/// allocation a hostile block can cause), so `seal` stores a block that compresses better than
+/// this raw rather than writing what no reader would accept.
+pub const MAX_EXPANSION: usize = 255;
+
+/// True if a payload of `payload_len` bytes may decode to `raw_len` bytes.
+fn within_expansion_bound(raw_len: usize, payload_len: usize) -> bool {
+    raw_len <= payload_len.saturating_mul(MAX_EXPANSION).max(64)
+}
 
 const ENCRYPTED_BIT: u8 = 0x80;
 const RESERVED_BITS: u8 = 0x70;
@@ -94,7 +106,8 @@ pub fn seal(dst: &mut Vec<u8>, raw: &[u8], compression: Compression, file_num: F
                 },
                 Compression::None => false,
             };
-            if ok && dst.len() - start < raw.len() - raw.len() / 8 {
+            let payload_len = dst.len() - start;
+            if ok && payload_len < raw.len() - raw.len() / 8 && within_expansion_bound(raw.len(), payload_len) {
                 c
             } else {
                 dst.truncate(start);
@@ -152,9 +165,10 @@ pub fn decode_payload(payload: &[u8], codec: u8) -> Result<Opened<'_>> {
     }
     let (raw_len, n) = get_varint(payload).ok_or_else(|| Error::corruption("", 0, "bad decompressed length"))?;
     let raw_len = usize::try_from(raw_len).unwrap_or(usize::MAX);
-    // Bound the allocation by the input: no real codec expands more than 255x (lz4) and
-    // blocks are never larger than MAX_BLOCK_BYTES.
-    if raw_len > MAX_BLOCK_BYTES || raw_len > payload.len().saturating_mul(255).max(64) {
+    // Bound the allocation by the input: writers never store a block that expands more than
+    // MAX_EXPANSION-fold (`seal` stores such a block raw) and blocks are never larger than
+    // MAX_BLOCK_BYTES.
+    if raw_len > MAX_BLOCK_BYTES || !within_expansion_bound(raw_len, payload.len()) {
         return Err(Error::corruption("", 0, "implausible decompressed length"));
     }
     let body = &payload[n..];
@@ -188,6 +202,18 @@ mod tests {
             let used = seal(&mut sealed, &raw, c, FileNum(3), 4096);
             assert_eq!(used, c);
             assert_eq!(open(&sealed, FileNum(3), 4096).expect("open").as_ref(), &raw[..]);
+        }
+    }
+
+    #[test]
+    fn block_compressing_beyond_the_reader_bound_is_stored_raw_and_reads_back() {
+        // 64 KiB of zeros: zstd shrinks it far more than MAX_EXPANSION-fold.
+        let raw = vec![0u8; 64 << 10];
+        for c in all() {
+            let mut sealed = Vec::new();
+            let used = seal(&mut sealed, &raw, c, FileNum(4), 28);
+            let back = open(&sealed, FileNum(4), 28).expect("a sealed block always reads back");
+            assert_eq!(back.as_ref(), &raw[..], "{c:?} stored as {used:?}");
         }
     }
 

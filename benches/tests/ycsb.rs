@@ -171,7 +171,8 @@ fn threads_share_the_load_and_each_run_the_operation_count() {
         assert_eq!(*ops, 1200, "{name}");
         let (found, lookups) = found.expect("found message");
         // With two threads an acknowledged insert may overtake an older one, so a read of
-        // the newest records can rarely miss.
-        assert!(found + 5 >= lookups && found <= lookups, "{name}: {found} of {lookups}");
+        // the newest records ("latest" distribution) can miss a record the other thread is still
+        // inserting; misses stay a small fraction of the lookups.
+        assert!(found * 20 >= lookups * 19 && found <= lookups, "{name}: {found} of {lookups}");
     }
 }

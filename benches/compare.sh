@@ -34,7 +34,9 @@ if [[ "${QUICK:-0}" == 1 ]]; then
 fi
 NUMS=${NUMS:-"1000000 10000000"}
 ENGINES=${ENGINES:-"rocksdb cairn fjall lmdb"}
-COMPARE_DIR=${COMPARE_DIR:-$ROOT/target/compare}
+# Relative to the repository root (the script runs there), so recorded command lines name no
+# machine path.
+COMPARE_DIR=${COMPARE_DIR:-target/compare}
 DATE=$(date -u +%Y-%m-%d)
 RAW_DIR=docs/benchmarks/raw
 LATEST=docs/benchmarks/latest.md

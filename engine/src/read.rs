@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use cairn_base::hash::key_hash;
 use cairn_base::{Result, SeqNum, ValueKind};
-use cairn_sstable::Table;
+use cairn_sstable::{Table, ValueRef};
 
 use crate::inner::Inner;
 use crate::super_version::SuperVersion;
@@ -123,37 +123,26 @@ impl MultiGet<'_> {
             return Ok(());
         }
         let batch: Vec<(&[u8], u64)> = run.iter().map(|&i| (self.keys[i], self.hashes[i])).collect();
-        let mut large = Vec::new();
         table.get_many_borrowed(&batch, self.seq, |j, kind, _, value| {
             let i = run[j];
             decided[i] = true;
             self.out[i] = match kind {
                 ValueKind::Delete => None,
-                ValueKind::Set if value.len() <= COPY_VALUE_MAX_BYTES => Some(Bytes::copy_from_slice(value)),
-                ValueKind::Set => {
-                    large.push(i);
-                    None
-                }
+                ValueKind::Set => Some(value_bytes(value)),
             };
         })?;
-        // Large values share the block instead of being copied.
-        for i in large {
-            self.out[i] = table.get(self.keys[i], self.hashes[i], self.seq)?.map(|(_, _, v)| v);
-        }
         Ok(())
     }
 }
 
 /// A table hit as shared bytes: small values copied, large ones sharing the block.
 fn table_value(t: &Table, key: &[u8], hash: u64, seq: SeqNum) -> Result<Option<(ValueKind, Bytes)>> {
-    let small = t.get_borrowed(key, hash, seq, |kind, _, v| {
-        (kind, (v.len() <= COPY_VALUE_MAX_BYTES).then(|| Bytes::copy_from_slice(v)))
-    })?;
-    match small {
-        Some((kind, Some(v))) => Ok(Some((kind, v))),
-        Some((_, None)) => Ok(t.get(key, hash, seq)?.map(|(kind, _, v)| (kind, v))),
-        None => Ok(None),
-    }
+    t.get_borrowed(key, hash, seq, |kind, _, v| (kind, value_bytes(v)))
+}
+
+/// Copies a value of at most `COPY_VALUE_MAX_BYTES`; shares a larger one with its block.
+fn value_bytes(v: ValueRef<'_>) -> Bytes {
+    if v.as_slice().len() <= COPY_VALUE_MAX_BYTES { Bytes::copy_from_slice(v.as_slice()) } else { v.share() }
 }
 
 /// Probes `sv` for the newest version of `key` visible at `seq`; `from_mem` turns a memtable

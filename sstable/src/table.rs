@@ -110,6 +110,32 @@ impl BlockData<'_> {
     }
 }
 
+/// A value found by a lookup, borrowed from its block: read it as a slice, or share it as
+/// [`Bytes`] that keep the block (or the memory map) alive, without a second search.
+#[derive(Clone, Copy)]
+pub struct ValueRef<'a> {
+    data: &'a BlockData<'a>,
+    value: &'a [u8],
+}
+
+impl<'a> ValueRef<'a> {
+    /// The value's bytes.
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.value
+    }
+
+    /// The value as shared bytes (no copy; one reference-count update on the block).
+    pub fn share(&self) -> Bytes {
+        self.data.share(self.value)
+    }
+}
+
+impl std::fmt::Debug for ValueRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValueRef").field("len", &self.value.len()).finish()
+    }
+}
+
 /// Initial capacity of the per-thread lookup buffers: keys shorter than this never grow them.
 const SCRATCH_MIN_BYTES: usize = 256;
 
@@ -273,17 +299,17 @@ impl Table {
         self.get_with(user_key, key_hash, seq, |kind, seq, data, value| (kind, seq, data.share(value)))
     }
 
-    /// Like [`Table::get`], but hands the entry to `visit` as a borrowed slice instead of
-    /// building shared bytes: `contains_key` uses it to learn the kind without touching the
-    /// value, and callers that copy small values avoid a reference-count update on the map.
+    /// Like [`Table::get`], but hands the entry to `visit` as a [`ValueRef`] instead of building
+    /// shared bytes: `contains_key` learns the kind without touching the value, and a caller that
+    /// copies small values and shares large ones decides in one search.
     pub fn get_borrowed<R>(
         &self,
         user_key: &[u8],
         key_hash: u64,
         seq: SeqNum,
-        visit: impl FnOnce(ValueKind, SeqNum, &[u8]) -> R,
+        visit: impl FnOnce(ValueKind, SeqNum, ValueRef<'_>) -> R,
     ) -> Result<Option<R>> {
-        self.get_with(user_key, key_hash, seq, |kind, seq, _, value| visit(kind, seq, value))
+        self.get_with(user_key, key_hash, seq, |kind, seq, data, value| visit(kind, seq, ValueRef { data, value }))
     }
 
     fn get_with<R>(
@@ -356,7 +382,7 @@ impl Table {
         &self,
         keys: &[(&[u8], u64)],
         seq: SeqNum,
-        mut visit: impl FnMut(usize, ValueKind, SeqNum, &[u8]),
+        mut visit: impl FnMut(usize, ValueKind, SeqNum, ValueRef<'_>),
     ) -> Result<()> {
         if let Some(f) = &self.filter {
             for &(_, hash) in keys {
@@ -382,7 +408,9 @@ impl Table {
                 blocks.push(b);
             }
             for (&i, &b) in survivors.iter().zip(&blocks) {
-                self.search_from(keys[i].0, seq, b, s, |kind, seq, _, value| visit(i, kind, seq, value))?;
+                self.search_from(keys[i].0, seq, b, s, |kind, seq, data, value| {
+                    visit(i, kind, seq, ValueRef { data, value })
+                })?;
             }
             Ok(())
         })

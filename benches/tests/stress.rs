@@ -67,11 +67,36 @@ fn powerloss_campaign_verifies_every_cycle() {
     assert!(json_number(&json, "verified") <= json_number(&json, "acked"), "{json}");
 }
 
+/// The whitebox campaign (built with `--features whitebox`; .ci/run runs it): every cycle freezes
+/// the child at a numbered I/O boundary and kills it there.
+#[cfg(feature = "whitebox")]
+#[test]
+fn whitebox_campaign_verifies_every_cycle() {
+    let json = run_campaign("whitebox");
+    assert_eq!(json_number(&json, "verified"), json_number(&json, "acked"), "a kill keeps every ack: {json}");
+    // Most cycles must stop at their boundary, and the boundaries must be many different ones
+    // (a fixed seed: these only fail if the kill points stop being reached).
+    let timeouts = json.find("\"whitebox_timeouts\":").map_or(0, |_| json_number(&json, "whitebox_timeouts"));
+    assert!(timeouts * 4 < cycles(), "too few cycles reached their boundary: {json}");
+    assert!(json_number(&json, "kill_points_distinct") >= 20.min(cycles()), "{json}");
+    for point in ["after-append-wal", "before-sync-wal", "before-rename-current", "after-create-sst"] {
+        assert!(json.contains(&format!("\"{point}\":")), "kill point {point} never hit: {json}");
+    }
+}
+
+#[cfg(not(feature = "whitebox"))]
+#[test]
+fn whitebox_mode_needs_its_feature() {
+    let out = stress(&["--mode=whitebox", "--cycles=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features whitebox"));
+}
+
 #[test]
 fn usage_errors_exit_2_and_say_why() {
     for (args, why) in [
         (&["--cycles=3"][..], "--mode is required"),
-        (&["--mode=reboot"], "--mode must be kill or powerloss"),
+        (&["--mode=reboot"], "--mode must be kill, whitebox or powerloss"),
         (&["--mode=kill", "--cycles=lots"], "is not a number"),
         (&["--mode=kill", "--frobnicate"], "unknown flag --frobnicate"),
     ] {

@@ -14,6 +14,10 @@
 //!   read** ([`FaultFs`] with [`FaultRule`]s), numbered so a harness can fail the n-th I/O call
 //!   for every n.
 //!
+//! * **Kill at a chosen boundary** (feature `kill-points`): [`KillPointFs`] numbers the
+//!   before/after boundaries of every create, append, sync, close, rename, remove and directory
+//!   sync, and freezes the process at the chosen one so a harness can SIGKILL it there.
+//!
 //! The two compose: `FaultFs::new(crash_fs.clone())` injects faults into an in-memory file system
 //! that can then be crashed.
 //!
@@ -23,10 +27,14 @@
 
 pub mod crash;
 pub mod fault;
+#[cfg(feature = "kill-points")]
+pub mod killpoint;
 pub mod model;
 pub mod rng;
 
 pub use crash::{CrashFs, CrashMode};
 pub use fault::{Fault, FaultFs, FaultRule, OpKind, Trigger};
+#[cfg(feature = "kill-points")]
+pub use killpoint::{KillPoint, KillPointFs};
 pub use model::{Entry, Model, ModelSnapshot};
 pub use rng::{Rng, seed_from_env};

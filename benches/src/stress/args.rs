@@ -16,10 +16,13 @@ use super::workload::MAX_WRITERS;
 
 /// The help text.
 pub const USAGE: &str = "\
-usage: cairn-stress --mode=kill|powerloss [--cycles=N] [--seed=S] [--dir D] [--json]
+usage: cairn-stress --mode=kill|whitebox|powerloss [--cycles=N] [--seed=S] [--dir D] [--json]
 
   --mode=kill        a child process commits batches and is SIGKILLed at a random moment;
                      the parent reopens the database on the real file system and verifies it
+  --mode=whitebox    as kill, but the child freezes at a randomly numbered boundary of a
+                     create, append, sync, close, rename, remove or directory sync, reports
+                     which, and is SIGKILLed there (needs a build with --features whitebox)
   --mode=powerloss   in-process: a writer thread commits batches on a crash-emulating file
                      system that is power-cut at a random moment (unsynced data dropped, kept
                      in part, or torn); the crashed image is reopened and verified
@@ -39,6 +42,8 @@ const DEFAULT_CYCLES: u64 = 100;
 pub enum Mode {
     /// SIGKILL of a child process on the real file system (G1 for `Buffered` and `Sync`).
     Kill,
+    /// SIGKILL at a chosen I/O boundary (whitebox kill points; feature `whitebox`).
+    Whitebox,
     /// Power loss on `CrashFs` (G1 for `Sync` and `Db::sync`).
     PowerLoss,
 }
@@ -47,6 +52,7 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Mode::Kill => "kill",
+            Mode::Whitebox => "whitebox",
             Mode::PowerLoss => "powerloss",
         })
     }
@@ -82,6 +88,8 @@ pub struct ChildArgs {
     pub writers: usize,
     pub seed: u64,
     pub knobs: Knobs,
+    /// Whitebox mode: the I/O boundary (numbered from 0) to freeze at.
+    pub kill_at: Option<u64>,
 }
 
 impl ChildArgs {
@@ -95,6 +103,7 @@ impl ChildArgs {
             format!("--seed={}", self.seed),
         ];
         args.extend(self.knobs.to_flags());
+        args.extend(self.kill_at.map(|n| format!("--kill-at={n}")));
         args
     }
 }
@@ -119,8 +128,14 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
 fn parse_campaign(mut flags: BTreeMap<String, String>) -> Result<Campaign, String> {
     let mode = match flags.remove("mode").as_deref() {
         Some("kill") => Mode::Kill,
+        Some("whitebox") if cfg!(feature = "whitebox") => Mode::Whitebox,
+        Some("whitebox") => {
+            return Err("--mode=whitebox needs a build with the kill points: \
+                        cargo build --release -p cairn-bench --features whitebox"
+                .to_string());
+        }
         Some("powerloss") => Mode::PowerLoss,
-        Some(other) => return Err(format!("--mode must be kill or powerloss, not {other:?}")),
+        Some(other) => return Err(format!("--mode must be kill, whitebox or powerloss, not {other:?}")),
         None => return Err("--mode is required".to_string()),
     };
     let cycles = take_number(&mut flags, "cycles")?.unwrap_or(DEFAULT_CYCLES);
@@ -140,8 +155,9 @@ fn parse_child(mut flags: BTreeMap<String, String>) -> Result<ChildArgs, String>
     let writers = usize::try_from(writers).ok().filter(|w| (1..=MAX_WRITERS).contains(w)).ok_or("bad --writers")?;
     let seed = take_number(&mut flags, "seed")?.ok_or("child: --seed is required")?;
     let knobs = Knobs::from_flags(&mut flags)?;
+    let kill_at = take_number(&mut flags, "kill-at")?;
     reject_leftovers(&flags)?;
-    Ok(ChildArgs { dir, starts, writers, seed, knobs })
+    Ok(ChildArgs { dir, starts, writers, seed, knobs, kill_at })
 }
 
 /// Splits `--name=value`, `--name value` and bare `--name` (value `"true"`) into a map.
@@ -235,11 +251,12 @@ mod tests {
             writers: 3,
             seed: 9,
             knobs: Knobs::random(&mut cairn_testkit::Rng::new(3)),
+            kill_at: Some(1234),
         };
         let Ok(Command::Child(back)) = parse(&child.to_args()) else { panic!("child args did not parse") };
         assert_eq!(
-            (back.dir, back.starts, back.writers, back.seed, back.knobs),
-            (child.dir.clone(), child.starts, child.writers, child.seed, child.knobs)
+            (back.dir, back.starts, back.writers, back.seed, back.knobs, back.kill_at),
+            (child.dir.clone(), child.starts, child.writers, child.seed, child.knobs, child.kill_at)
         );
         let mut args = child.to_args();
         args[3] = "--writers=5".to_string();

@@ -2,6 +2,12 @@
 //! at a random moment; the parent reopens the database and verifies G1–G4 (docs/testing.md,
 //! DESIGN.md §8 "crash-kill loop").
 //!
+//! The whitebox variant (`--mode=whitebox`, feature `whitebox`) is the same cycle, except that
+//! the child runs on testkit's `KillPointFs`: it freezes at a randomly numbered boundary of a
+//! create, append, sync, close, rename, remove or directory sync, reports the kill point on a
+//! `killpoint <name>` line, and the parent kills it there. A child that never reaches its
+//! boundary is killed after [`WHITEBOX_WAIT_MS_MAX`] like a kill-mode child (`whitebox_timeouts`).
+//!
 //! Owns the child process (its protocol: one `ack <writer> <id> <sync|buffered>` line on stdout
 //! after each acknowledged commit, from 1, 2 or 4 writer threads) and the parent's cycle: draw
 //! knobs, writers and a delay, spawn, kill, reopen with other knobs, verify, continue from the
@@ -15,6 +21,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -46,18 +53,26 @@ const SYNC_PERCENT: u32 = 70;
 const COMPACT_PERCENT: u32 = 1;
 /// Writer threads per child, drawn per cycle.
 const WRITER_COUNTS: [usize; 4] = [1, 1, 2, 4];
+/// Whitebox: longest wait for the child to report its kill point before it is killed anyway.
+const WHITEBOX_WAIT_MS_MAX: u64 = 1_500;
+/// Whitebox: percentage of cycles whose boundary is drawn among the first
+/// [`EARLY_BOUNDARIES`] (the child's open: recovery, manifest rollover, `CURRENT` rename).
+const EARLY_BOUNDARY_PERCENT: u32 = 25;
+const EARLY_BOUNDARIES: u64 = 64;
+/// Whitebox: the other cycles draw the boundary log-uniformly up to this number.
+const LATE_BOUNDARY_MAX: u64 = 40_000;
 /// Exit status of a child whose database failed (the parent reports it with the child's stderr).
 const CHILD_EXIT_FAILURE: i32 = 3;
 
-/// Runs the kill campaign.
+/// Runs the kill campaign (`campaign.mode` is [`Mode::Kill`] or [`Mode::Whitebox`]).
 pub fn run(campaign: &Campaign) -> Result<Summary, Failure> {
     let (dir, owned) = prepare_dir(campaign).map_err(Failure::Harness)?;
     let exe = std::env::current_exe().map_err(|e| Failure::Harness(format!("cannot find own binary: {e}")))?;
-    let mut summary = Summary::new(Mode::Kill, campaign.seed);
+    let mut summary = Summary::new(campaign.mode, campaign.seed);
     let mut rng = Rng::new(campaign.seed);
     let mut present = [0; MAX_WRITERS];
     for cycle in 0..campaign.cycles {
-        let plan = Plan::draw(&mut rng);
+        let plan = Plan::draw(&mut rng, campaign.mode == Mode::Whitebox);
         match run_cycle(&exe, &dir, present, &plan, &mut summary.tally) {
             Ok(prefixes) => present = prefixes,
             Err(CycleError::Violation(v)) => {
@@ -85,10 +100,12 @@ struct Plan {
     child_seed: u64,
     compact_after_verify: bool,
     close_after_verify: bool,
+    /// Whitebox: the boundary the child freezes at.
+    kill_at: Option<u64>,
 }
 
 impl Plan {
-    fn draw(rng: &mut Rng) -> Plan {
+    fn draw(rng: &mut Rng, whitebox: bool) -> Plan {
         Plan {
             child_knobs: Knobs::random(rng),
             reopen_knobs: Knobs::random(rng),
@@ -100,18 +117,34 @@ impl Plan {
             child_seed: rng.next_u64(),
             compact_after_verify: rng.chance(COMPACT_AFTER_VERIFY_PERCENT),
             close_after_verify: rng.chance(CLEAN_CLOSE_PERCENT),
+            kill_at: whitebox.then(|| draw_boundary(rng)),
         }
     }
+}
+
+/// A boundary number: a quarter among the child's open, the rest log-uniform up to
+/// [`LATE_BOUNDARY_MAX`] so short and long runs are both common.
+fn draw_boundary(rng: &mut Rng) -> u64 {
+    if rng.chance(EARLY_BOUNDARY_PERCENT) {
+        return rng.below(EARLY_BOUNDARIES);
+    }
+    let (lo, hi) = ((EARLY_BOUNDARIES as f64).ln(), (LATE_BOUNDARY_MAX as f64).ln());
+    let unit = rng.below(1 << 20) as f64 / f64::from(1 << 20);
+    (lo + unit * (hi - lo)).exp() as u64
 }
 
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let compact = if self.compact_after_verify { "compact, " } else { "" };
         let end = if self.close_after_verify { "close" } else { "drop" };
+        let kill = match self.kill_at {
+            Some(n) => format!("at I/O boundary {n}"),
+            None => format!("after {} ms", self.delay_ms),
+        };
         write!(
             f,
-            "child [{}] with {} writers, kill after {} ms, reopen [{}] then {compact}{end}",
-            self.child_knobs, self.writers, self.delay_ms, self.reopen_knobs
+            "child [{}] with {} writers, kill {kill}, reopen [{}] then {compact}{end}",
+            self.child_knobs, self.writers, self.reopen_knobs
         )
     }
 }
@@ -142,6 +175,7 @@ fn run_cycle(exe: &Path, dir: &Path, starts: Prefixes, plan: &Plan, tally: &mut 
         writers: plan.writers,
         seed: plan.child_seed,
         knobs: plan.child_knobs,
+        kill_at: plan.kill_at,
     };
     let mut child = Command::new(exe)
         .args(child_args.to_args())
@@ -152,9 +186,16 @@ fn run_cycle(exe: &Path, dir: &Path, starts: Prefixes, plan: &Plan, tally: &mut 
         .map_err(|e| CycleError::Harness(format!("cannot spawn the child: {e}")))?;
     let stdout = child.stdout.take().expect("stdout was piped above");
     let (writers, active) = (plan.writers, active_writers(plan.writers));
-    let acks = std::thread::spawn(move || read_acks(stdout, starts, active));
+    let (point_tx, point_rx) = mpsc::channel();
+    let acks = std::thread::spawn(move || read_acks(stdout, starts, active, point_tx));
     let stderr = drain_stderr(&mut child);
-    std::thread::sleep(Duration::from_millis(plan.delay_ms));
+    match plan.kill_at {
+        Some(_) => match point_rx.recv_timeout(Duration::from_millis(WHITEBOX_WAIT_MS_MAX)) {
+            Ok(point) => *tally.kill_points.entry(point).or_default() += 1,
+            Err(_) => tally.count("whitebox_timeouts", 1),
+        },
+        None => std::thread::sleep(Duration::from_millis(plan.delay_ms)),
+    }
     let exited = child.try_wait().map_err(|e| CycleError::Harness(format!("cannot poll the child: {e}")))?;
     // SIGKILL on Unix. It can only fail if the child already exited, which `exited` reports.
     let _ = child.kill();
@@ -207,14 +248,19 @@ struct Acks {
 }
 
 /// Reads ack lines until the child's stdout closes. A last line without its newline was cut by
-/// the kill and does not count. Each writer's acks must come in order from its start.
-fn read_acks(stdout: ChildStdout, starts: Prefixes, active: [bool; MAX_WRITERS]) -> Acks {
+/// the kill and does not count. Each writer's acks must come in order from its start. A
+/// `killpoint <name>` line (whitebox) is passed to `points` at once.
+fn read_acks(stdout: ChildStdout, starts: Prefixes, active: [bool; MAX_WRITERS], points: Sender<String>) -> Acks {
     let mut acks = Acks { next: starts, sync: 0, buffered: 0, problem: None };
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     while acks.problem.is_none() && matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
         let Some(complete) = line.strip_suffix('\n') else { break };
-        if let Err(problem) = acks.record(complete, &active) {
+        let recorded = match complete.strip_prefix("killpoint ") {
+            Some(point) => points.send(point.to_string()).map_err(|_| "kill point after the wait".to_string()),
+            None => acks.record(complete, &active),
+        };
+        if let Err(problem) = recorded {
             acks.problem = Some(problem);
         }
         line.clear();
@@ -256,7 +302,11 @@ fn drain_stderr(child: &mut Child) -> JoinHandle<String> {
 /// The child: opens the database and runs its writers until it is killed, each reporting its
 /// acknowledgements. Returns only on failure.
 pub fn child_main(args: &ChildArgs) -> ExitCode {
-    let db = match args.knobs.options().open(&args.dir) {
+    let options = match args.kill_at {
+        None => args.knobs.options(),
+        Some(boundary) => args.knobs.options_on(kill_point_fs(boundary)),
+    };
+    let db = match options.open(&args.dir) {
         Ok(db) => db,
         Err(e) => child_failed(&format!("open failed: {e}")),
     };
@@ -271,6 +321,26 @@ pub fn child_main(args: &ChildArgs) -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// The real file system behind a gate that freezes at `boundary` after reporting the kill point
+/// on stdout (one whole line, so it never interleaves with an ack).
+#[cfg(feature = "whitebox")]
+fn kill_point_fs(boundary: u64) -> std::sync::Arc<dyn cairn::Vfs> {
+    use cairn_testkit::KillPointFs;
+    KillPointFs::new(
+        std::sync::Arc::new(cairn::RealFs),
+        boundary,
+        Box::new(|point| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(format!("killpoint {point}\n").as_bytes()).and_then(|()| out.flush());
+        }),
+    )
+}
+
+#[cfg(not(feature = "whitebox"))]
+fn kill_point_fs(_boundary: u64) -> std::sync::Arc<dyn cairn::Vfs> {
+    child_failed("--kill-at needs a build with --features whitebox")
 }
 
 /// Reports a failure on stderr and ends the whole child (the parent reports the message).

@@ -54,7 +54,7 @@ fn run_campaign(campaign: &Campaign) -> ExitCode {
     eprintln!("cairn-stress: {} (replay: {})", campaign.mode, campaign.replay_command());
     let started = Instant::now();
     let outcome = match campaign.mode {
-        Mode::Kill => kill::run(campaign),
+        Mode::Kill | Mode::Whitebox => kill::run(campaign),
         Mode::PowerLoss => powerloss::run(campaign),
     };
     let finish = |summary: &mut Summary| {

@@ -86,6 +86,8 @@ pub struct Tally {
     pub workload_errors: u64,
     /// Mode-specific counters (acknowledgement kinds, crash modes, crashes during open).
     pub counters: BTreeMap<&'static str, u64>,
+    /// Whitebox: how often the child froze at each kill point (`after-sync-wal`, ...).
+    pub kill_points: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -135,6 +137,9 @@ impl Tally {
         ];
         all.extend(self.violation_figures());
         all.extend(self.counters.iter().map(|(&k, &v)| (k, v)));
+        if !self.kill_points.is_empty() {
+            all.push(("kill_points_distinct", self.kill_points.len() as u64));
+        }
         all
     }
 }
@@ -160,6 +165,10 @@ impl Summary {
             line.push_str(&format!(" {name}={n}"));
         }
         line.push_str(&format!(" elapsed_ms={} result={}", self.elapsed_ms, self.result()));
+        if !self.tally.kill_points.is_empty() {
+            let points: Vec<String> = self.tally.kill_points.iter().map(|(p, n)| format!("{p}={n}")).collect();
+            line = format!("cairn-stress: kill points hit: {}\n{line}", points.join(" "));
+        }
         line
     }
 
@@ -167,6 +176,10 @@ impl Summary {
     pub fn json(&self) -> String {
         let mut fields = vec![format!("\"mode\":\"{}\"", self.mode), format!("\"seed\":{}", self.seed)];
         fields.extend(self.tally.figures().into_iter().map(|(name, n)| format!("\"{name}\":{n}")));
+        if !self.tally.kill_points.is_empty() {
+            let points: Vec<String> = self.tally.kill_points.iter().map(|(p, n)| format!("\"{p}\":{n}")).collect();
+            fields.push(format!("\"kill_points\":{{{}}}", points.join(",")));
+        }
         fields.push(format!("\"elapsed_ms\":{}", self.elapsed_ms));
         fields.push(format!("\"result\":\"{}\"", self.result()));
         format!("{{{}}}", fields.join(","))

@@ -34,6 +34,9 @@ impl CairnEngine {
         if let Some(n) = config.restart_interval {
             options = options.restart_interval(n);
         }
+        if let Some(on) = config.data_block_hash_index {
+            options = options.data_block_hash_index(on);
+        }
         if let Some(bytes) = config.block_size_bytes {
             options = options.block_size_bytes(bytes);
         }

@@ -52,6 +52,8 @@ Flags (db_bench names and meanings):
   --write_buffer_size=BYTES memtable size (default: the engine's)
   --block_size=BYTES        table block size (default: the engine's)
   --block_restart_interval=N  entries between restart points in a block (default: the engine's)
+  --data_block_index_type=N   Cairn: 0 binary search only, 1 binary search + hash index
+                              (default: the engine's, 1)
   --target_file_size_base=BYTES  table file size target (default: the engine's)
   --max_background_jobs=N   background flush/compaction threads (default: the engine's)
   --mmap_read=0|1           read tables through a memory map (default: the engine's)
@@ -106,6 +108,8 @@ pub struct Config {
     pub block_size_bytes: Option<usize>,
     /// `--block_restart_interval`: entries between restart points.
     pub restart_interval: Option<usize>,
+    /// `--data_block_index_type`: 1 gives data blocks a hash index, 0 does not.
+    pub data_block_hash_index: Option<bool>,
     /// Table file size target, when given.
     pub target_file_size_bytes: Option<u64>,
     /// Background threads, when given.
@@ -147,6 +151,7 @@ impl Default for Config {
             write_buffer_size_bytes: None,
             block_size_bytes: None,
             restart_interval: None,
+            data_block_hash_index: None,
             target_file_size_bytes: None,
             background_threads: None,
             mmap_read: None,
@@ -244,6 +249,7 @@ fn apply(c: &mut Config, pending: &mut Pending, name: &str, value: &str) -> Resu
         "write_buffer_size" => c.write_buffer_size_bytes = Some(number(name, value)?),
         "block_size" => c.block_size_bytes = Some(number(name, value)?),
         "block_restart_interval" => c.restart_interval = Some(number(name, value)?),
+        "data_block_index_type" => c.data_block_hash_index = Some(boolean(name, value)?),
         "target_file_size_base" => c.target_file_size_bytes = Some(number(name, value)?),
         "max_background_jobs" => c.background_threads = Some(number(name, value)?),
         "mmap_read" => c.mmap_read = Some(boolean(name, value)?),

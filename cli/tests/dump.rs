@@ -201,7 +201,7 @@ fn sst_dump_shows_properties_entries_and_verify() {
     assert_eq!(l[3], "properties:");
     for want in [
         format!("  file_num: {num}"),
-        "  format_version: 1".to_string(),
+        "  format_version: 2".to_string(),
         "  entries: 4".to_string(),
         "  tombstones: 1".to_string(),
         "  smallest_seq: 1".to_string(),

@@ -25,12 +25,7 @@ use crate::super_version::SuperVersion;
 impl Inner {
     /// Table options for new tables.
     pub fn table_options(&self) -> TableOptions {
-        TableOptions {
-            block_size_bytes: self.opts.block_size_bytes,
-            restart_interval: self.opts.restart_interval,
-            bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            compression: self.opts.compression,
-        }
+        crate::recovery::table_options(&self.opts)
     }
 
     /// Starts a new table file with a fresh number.

@@ -30,6 +30,7 @@ pub struct Options {
     pub(crate) cache_size_bytes: u64,
     pub(crate) block_size_bytes: usize,
     pub(crate) restart_interval: usize,
+    pub(crate) data_block_hash_index: bool,
     pub(crate) bloom_bits_per_key: u32,
     pub(crate) compression: Compression,
     pub(crate) use_mmap: bool,
@@ -54,6 +55,7 @@ impl Default for Options {
             cache_size_bytes: 64 << 20,
             block_size_bytes: 4096,
             restart_interval: 4,
+            data_block_hash_index: true,
             bloom_bits_per_key: 10,
             compression: Compression::None,
             use_mmap: true,
@@ -118,6 +120,12 @@ impl Options {
         /// 4 entries after its binary search; measured against 16 on 1M keys: readrandom +6–20 %,
         /// seekrandom +20 %, tables +3 % — docs/benchmarks.md).
         restart_interval: usize
+    );
+    setter!(
+        /// Give each new data block a hash index (default `true`): a point read jumps to its key's
+        /// restart interval instead of binary-searching the block, for about 1.3 bytes per key
+        /// (docs/format/sstable.md#data-block-hash-index, docs/benchmarks.md). Scans do not use it.
+        data_block_hash_index: bool
     );
     setter!(
         /// Bloom filter bits per key; 0 disables filters (default 10).

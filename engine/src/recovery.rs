@@ -231,6 +231,7 @@ pub(crate) fn table_options(opts: &Options) -> TableOptions {
         restart_interval: opts.restart_interval,
         bloom_bits_per_key: opts.bloom_bits_per_key,
         compression: opts.compression,
+        data_block_hash_index: opts.data_block_hash_index,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The corruption sweep (DESIGN.md §8; G5 "no silent corruption"): every byte of every file of a
-//! committed fixture database (`tests/fixtures/sweep-v1/`, see `support::sweep_fixture`) is
+//! committed fixture database (`tests/fixtures/sweep-v2/`, see `support::sweep_fixture`) is
 //! damaged in turn, and the damaged copy is opened, checked and read in full.
 //!
 //! Mutations: each byte XORed with 0xFF (default), or each of its 8 single-bit flips

@@ -5,6 +5,10 @@
 //! Owns the in-block bytes only. Does not compress, checksum or locate blocks: the table writer
 //! seals blocks and the table reader fetches and verifies them before any function here sees them.
 //!
+//! Format 2 data blocks may carry a hash index (docs/format/sstable.md#data-block-hash-index): one
+//! byte per bucket naming the restart interval where a user key first appears, so a point lookup
+//! jumps to that interval instead of binary-searching the restart keys.
+//!
 //! Invariants: every read is bounds-checked against the restart array, so hostile bytes yield
 //! `Error::Corruption` (offset 0, relative to the block; callers relabel with the block's file
 //! offset) and never a panic; every key handed out is at least [`TRAILER_BYTES`] long with a known
@@ -16,11 +20,51 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use cairn_base::coding::{get_u32_at, get_varint, put_u32, put_varint};
-use cairn_base::key::{TRAILER_BYTES, ValueKind, compare_internal};
+use cairn_base::hash::key_hash;
+use cairn_base::key::{TRAILER_BYTES, ValueKind, compare_internal, user_key};
 use cairn_base::{Error, Result};
 
 /// Bytes of the `num_restarts` field at the end of a block.
 const NUM_RESTARTS_BYTES: usize = 4;
+/// Bit 31 of the `num_restarts` field: a hash index sits between the restart array and it.
+const HASH_INDEX_FLAG: u32 = 1 << 31;
+/// Bytes of the `num_buckets` field of a hash index.
+const NUM_BUCKETS_BYTES: usize = 2;
+/// A bucket no user key of the block hashes to.
+const BUCKET_EMPTY: u8 = 0xFF;
+/// A bucket two user keys with different first restart intervals hash to.
+const BUCKET_COLLISION: u8 = 0xFE;
+/// Blocks with more restart points than this carry no hash index (a bucket names `0..=252`).
+pub(crate) const MAX_HASHED_RESTARTS: usize = 0xFD;
+
+/// The little-endian `u16` at `at`, if it fits.
+fn get_u16_at(data: &[u8], at: usize) -> Option<usize> {
+    data.get(at..at.checked_add(2)?).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
+/// The bucket of a user key's hash among `num_buckets` (bits 16..48 of the hash, so it does not
+/// reuse the filter's line or probe bits). Always `< num_buckets`.
+#[inline]
+fn bucket_of(hash: u64, num_buckets: usize) -> usize {
+    ((u64::from((hash >> 16) as u32) * num_buckets as u64) >> 32) as usize
+}
+
+/// Appends the buckets for `keys` = (user-key hash, first restart interval): 4 buckets per 3
+/// keys, at least one.
+fn build_buckets(keys: &[(u64, u8)], out: &mut Vec<u8>) {
+    let num_buckets = (keys.len() * 4).div_ceil(3).max(1);
+    let start = out.len();
+    out.resize(start + num_buckets, BUCKET_EMPTY);
+    let buckets = &mut out[start..];
+    for &(hash, restart) in keys {
+        let b = &mut buckets[bucket_of(hash, num_buckets)];
+        *b = match *b {
+            BUCKET_EMPTY => restart,
+            same if same == restart => same,
+            _ => BUCKET_COLLISION,
+        };
+    }
+}
 
 /// Packs sorted entries into one block.
 #[derive(Debug)]
@@ -31,18 +75,41 @@ pub(crate) struct BlockBuilder {
     /// Entries added since the last `reset`.
     entries: usize,
     last_key: Vec<u8>,
+    /// With a hash index: (user-key hash, restart interval) of each user key's first entry.
+    hashed_keys: Option<Vec<(u64, u8)>>,
 }
 
 impl BlockBuilder {
     /// A builder placing a restart point every `restart_interval` entries. REQUIRES: `restart_interval >= 1`.
     pub(crate) fn new(restart_interval: usize) -> Self {
         debug_assert!(restart_interval >= 1);
-        BlockBuilder { buf: Vec::new(), restarts: Vec::new(), restart_interval, entries: 0, last_key: Vec::new() }
+        BlockBuilder {
+            buf: Vec::new(),
+            restarts: Vec::new(),
+            restart_interval,
+            entries: 0,
+            last_key: Vec::new(),
+            hashed_keys: None,
+        }
+    }
+
+    /// Like [`BlockBuilder::new`], for data blocks of format 2 with a hash index (blocks with
+    /// more than [`MAX_HASHED_RESTARTS`] restart points are written without one). Keys must be
+    /// internal keys.
+    pub(crate) fn with_hash_index(restart_interval: usize) -> Self {
+        BlockBuilder { hashed_keys: Some(Vec::new()), ..BlockBuilder::new(restart_interval) }
     }
 
     /// Appends an entry. REQUIRES: `key` sorts after every key added since the last reset.
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(self.entries == 0 || compare_internal(&self.last_key, key) == Ordering::Less);
+        if let Some(keys) = &mut self.hashed_keys {
+            let user = user_key(key);
+            if self.entries == 0 || user_key(&self.last_key) != user {
+                let interval = (self.entries / self.restart_interval).min(MAX_HASHED_RESTARTS) as u8;
+                keys.push((key_hash(user), interval));
+            }
+        }
         let shared = if self.entries.is_multiple_of(self.restart_interval) {
             let offset = u32::try_from(self.buf.len()).expect("blocks stay far below 4 GiB (MAX_BLOCK_BYTES)");
             self.restarts.push(offset);
@@ -62,7 +129,15 @@ impl BlockBuilder {
 
     /// Size of the block if it were finished now.
     pub(crate) fn estimated_size_bytes(&self) -> usize {
-        self.buf.len() + 4 * self.restarts.len() + NUM_RESTARTS_BYTES
+        let index = self.num_buckets().map_or(0, |n| n + NUM_BUCKETS_BYTES);
+        self.buf.len() + 4 * self.restarts.len() + index + NUM_RESTARTS_BYTES
+    }
+
+    /// Buckets of the hash index `finish` would write now; `None` for no hash index.
+    fn num_buckets(&self) -> Option<usize> {
+        let keys = self.hashed_keys.as_ref()?;
+        let n = (keys.len() * 4).div_ceil(3).max(1);
+        (self.restarts.len() <= MAX_HASHED_RESTARTS && n <= usize::from(u16::MAX)).then_some(n)
     }
 
     /// True when no entry was added since the last reset.
@@ -77,7 +152,13 @@ impl BlockBuilder {
         for &r in &self.restarts {
             put_u32(&mut self.buf, r);
         }
-        let count = u32::try_from(self.restarts.len()).expect("restart count bounded by block size");
+        let mut count = u32::try_from(self.restarts.len()).expect("restart count bounded by block size");
+        if let (Some(n), Some(keys)) = (self.num_buckets(), &self.hashed_keys) {
+            build_buckets(keys, &mut self.buf);
+            let n = u16::try_from(n).expect("num_buckets checks the bound");
+            self.buf.extend_from_slice(&n.to_le_bytes());
+            count |= HASH_INDEX_FLAG;
+        }
         put_u32(&mut self.buf, count);
         &self.buf
     }
@@ -88,6 +169,9 @@ impl BlockBuilder {
         self.restarts.clear();
         self.entries = 0;
         self.last_key.clear();
+        if let Some(keys) = &mut self.hashed_keys {
+            keys.clear();
+        }
     }
 }
 
@@ -101,29 +185,95 @@ pub(crate) fn corrupt(what: &str, at: usize) -> Error {
     Error::corruption("", 0, format!("{what} (at byte {at} of the block)"))
 }
 
-/// The validated geometry of a block: where the entries end and how many restart points follow.
+/// Whether a block may carry a hash index: only data blocks of format 2 and later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashIndex {
+    /// Format 1 blocks and index blocks: the flag bit is corruption.
+    Forbidden,
+    /// Format 2 data blocks: the flag bit says whether this block has one.
+    Allowed,
+}
+
+/// Where a point lookup for one user key starts in a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// The block has no entry for the user key.
+    Absent,
+    /// The user key's first entry in the block is in restart interval `r`.
+    Interval(usize),
+    /// No hash index, or a collision: binary-search the restart keys.
+    Search,
+}
+
+/// The validated geometry of a block: where the entries end, how many restart points follow, and
+/// where its hash index lies, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     /// Offset of the restart array; entries occupy `[0, restarts_offset)`.
     restarts_offset: usize,
     num_restarts: usize,
+    /// Offset of the bucket array (it ends where `num_buckets` starts).
+    buckets_offset: usize,
+    /// 0 when the block has no hash index.
+    num_buckets: usize,
 }
 
 impl Layout {
-    /// Reads the trailer of `data`. Rejects blocks too short for their restart array and blocks
-    /// without entries.
+    /// Reads the trailer of `data`. Rejects blocks too short for their restart array (and hash
+    /// index) and blocks without entries.
     #[inline]
-    pub(crate) fn parse(data: &[u8]) -> Result<Layout> {
+    pub(crate) fn parse(data: &[u8], hash_index: HashIndex) -> Result<Layout> {
         let len = data.len();
         let count_at = len.checked_sub(NUM_RESTARTS_BYTES).ok_or_else(|| corrupt("block shorter than 4 bytes", 0))?;
-        let num_restarts = get_u32_at(data, count_at).unwrap_or(0) as usize;
-        let array_bytes = num_restarts.checked_mul(4).filter(|&b| b <= count_at);
-        let array_bytes = array_bytes.ok_or_else(|| corrupt("restart count does not fit the block", count_at))?;
-        let restarts_offset = count_at - array_bytes;
-        if num_restarts == 0 || restarts_offset == 0 {
-            return Err(corrupt("block has no entries or no restart points", count_at));
+        let field = get_u32_at(data, count_at).unwrap_or(0);
+        if field & HASH_INDEX_FLAG == 0 || hash_index == HashIndex::Forbidden {
+            return Layout::with_restarts(field as usize, count_at, 0, 0);
         }
-        Ok(Layout { restarts_offset, num_restarts })
+        let num_restarts = (field & !HASH_INDEX_FLAG) as usize;
+        let size_at = count_at.checked_sub(NUM_BUCKETS_BYTES);
+        let num_buckets = size_at.and_then(|at| get_u16_at(data, at)).unwrap_or(0);
+        match size_at.and_then(|at| at.checked_sub(num_buckets)) {
+            Some(start) if num_buckets > 0 && num_restarts <= MAX_HASHED_RESTARTS => {
+                Layout::with_restarts(num_restarts, start, start, num_buckets)
+            }
+            _ => Err(corrupt("hash index does not fit the block", count_at)),
+        }
+    }
+
+    /// The layout of `num_restarts` restart points ending at `array_end`.
+    fn with_restarts(
+        num_restarts: usize,
+        array_end: usize,
+        buckets_offset: usize,
+        num_buckets: usize,
+    ) -> Result<Layout> {
+        let array_bytes = num_restarts.checked_mul(4).filter(|&b| b <= array_end);
+        let array_bytes = array_bytes.ok_or_else(|| corrupt("restart count does not fit the block", array_end))?;
+        let restarts_offset = array_end - array_bytes;
+        if num_restarts == 0 || restarts_offset == 0 {
+            return Err(corrupt("block has no entries or no restart points", array_end));
+        }
+        Ok(Layout { restarts_offset, num_restarts, buckets_offset, num_buckets })
+    }
+
+    /// True when the block carries a hash index.
+    pub(crate) fn has_hash_index(&self) -> bool {
+        self.num_buckets > 0
+    }
+
+    /// Where to look for the user key whose [`key_hash`] is `hash`.
+    #[inline]
+    pub(crate) fn probe(&self, data: &[u8], hash: u64) -> Result<Probe> {
+        if self.num_buckets == 0 {
+            return Ok(Probe::Search);
+        }
+        let at = self.buckets_offset + bucket_of(hash, self.num_buckets);
+        match data.get(at).copied() {
+            Some(BUCKET_EMPTY) => Ok(Probe::Absent),
+            Some(BUCKET_COLLISION) => Ok(Probe::Search),
+            Some(r) if usize::from(r) < self.num_restarts => Ok(Probe::Interval(usize::from(r))),
+            _ => Err(corrupt("hash bucket names a restart interval the block does not have", at)),
+        }
     }
 
     /// Offset of restart point `i`, checked to lie among the entries. REQUIRES: `i < num_restarts`.
@@ -232,7 +382,20 @@ pub(crate) fn seek_ge(data: &[u8], layout: Layout, target: &[u8], key: &mut Vec<
             hi = mid - 1;
         }
     }
-    let mut offset = layout.restart(data, lo)?;
+    seek_ge_from(data, layout, lo, target, key)
+}
+
+/// Like [`seek_ge`], scanning forward from restart point `interval` (whose key must be `<`
+/// target, or be the first); used with the interval a [`Probe`] names.
+#[inline]
+pub(crate) fn seek_ge_from(
+    data: &[u8],
+    layout: Layout,
+    interval: usize,
+    target: &[u8],
+    key: &mut Vec<u8>,
+) -> Result<Option<Pos>> {
+    let mut offset = layout.restart(data, interval)?;
     key.clear();
     while offset < layout.restarts_offset {
         let entry = decode_entry(data, offset, layout.restarts_offset)?;
@@ -248,10 +411,16 @@ pub(crate) fn seek_ge(data: &[u8], layout: Layout, target: &[u8], key: &mut Vec<
 
 /// Calls `f(key, value, offset)` for every entry of the block in order, checking the whole
 /// restart array on the way: it starts at the first entry, names only entry starts in increasing
-/// order, and every restart entry stores its key whole. Used by verification and index decoding.
-pub(crate) fn for_each_entry(data: &[u8], mut f: impl FnMut(&[u8], &[u8], usize) -> Result<()>) -> Result<()> {
-    let layout = Layout::parse(data)?;
+/// order, and every restart entry stores its key whole; a hash index must be exactly the one the
+/// entries give. Used by verification and index decoding.
+pub(crate) fn for_each_entry(
+    data: &[u8],
+    hash_index: HashIndex,
+    mut f: impl FnMut(&[u8], &[u8], usize) -> Result<()>,
+) -> Result<()> {
+    let layout = Layout::parse(data, hash_index)?;
     let mut key = Vec::new();
+    let (mut hashed_keys, mut prev_user) = (Vec::new(), Vec::new());
     let (mut offset, mut next_restart) = (0, 0);
     while offset < layout.restarts_offset {
         let entry = decode_entry(data, offset, layout.restarts_offset)?;
@@ -265,11 +434,24 @@ pub(crate) fn for_each_entry(data: &[u8], mut f: impl FnMut(&[u8], &[u8], usize)
             return Err(corrupt("first entry is not a restart point", offset));
         }
         apply_key(data, &entry, &mut key, offset)?;
+        if layout.has_hash_index() && (offset == 0 || user_key(&key) != &prev_user[..]) {
+            // `next_restart - 1 < num_restarts <= MAX_HASHED_RESTARTS`, checked by `Layout::parse`.
+            hashed_keys.push((key_hash(user_key(&key)), (next_restart - 1) as u8));
+            prev_user.clear();
+            prev_user.extend_from_slice(user_key(&key));
+        }
         f(&key, &data[entry.value.clone()], offset)?;
         offset = entry.value.end;
     }
     if next_restart != layout.num_restarts {
         return Err(corrupt("restart array names offsets that are not entry starts, in order", layout.restarts_offset));
+    }
+    if layout.has_hash_index() {
+        let mut expected = Vec::with_capacity(layout.num_buckets);
+        build_buckets(&hashed_keys, &mut expected);
+        if expected[..] != data[layout.buckets_offset..layout.buckets_offset + layout.num_buckets] {
+            return Err(corrupt("hash index does not match the entries", layout.buckets_offset));
+        }
     }
     Ok(())
 }
@@ -286,8 +468,8 @@ pub(crate) struct BlockIter {
 
 impl BlockIter {
     /// A cursor over `data`, not yet positioned.
-    pub(crate) fn new(data: Bytes) -> Result<BlockIter> {
-        let layout = Layout::parse(&data)?;
+    pub(crate) fn new(data: Bytes, hash_index: HashIndex) -> Result<BlockIter> {
+        let layout = Layout::parse(&data, hash_index)?;
         Ok(BlockIter { data, layout, pos: None, key: Vec::new() })
     }
 
@@ -418,7 +600,14 @@ mod tests {
     }
 
     fn build(entries: &[(Vec<u8>, Vec<u8>)], interval: usize) -> Bytes {
-        let mut b = BlockBuilder::new(interval);
+        build_with(BlockBuilder::new(interval), entries)
+    }
+
+    fn build_hashed(entries: &[(Vec<u8>, Vec<u8>)], interval: usize) -> Bytes {
+        build_with(BlockBuilder::with_hash_index(interval), entries)
+    }
+
+    fn build_with(mut b: BlockBuilder, entries: &[(Vec<u8>, Vec<u8>)]) -> Bytes {
         for (k, v) in entries {
             b.add(k, v);
         }
@@ -456,7 +645,8 @@ mod tests {
             &[3, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0],
         ];
         for bad in cases {
-            let outcome = BlockIter::new(Bytes::copy_from_slice(bad)).and_then(|mut it| it.seek_to_first());
+            let outcome =
+                BlockIter::new(Bytes::copy_from_slice(bad), HashIndex::Allowed).and_then(|mut it| it.seek_to_first());
             match outcome {
                 Err(e) => assert!(e.is_corruption(), "{bad:?}: {e}"),
                 Ok(()) => panic!("{bad:?} accepted"),
@@ -469,7 +659,7 @@ mod tests {
         let es = vec![(ik(b"a", 1), vec![]), (ik(b"b", 1), vec![])];
         let mut data = build(&es, 1).to_vec();
         data[0] = 1; // first entry claims a shared prefix
-        let mut it = BlockIter::new(Bytes::from(data)).expect("layout");
+        let mut it = BlockIter::new(Bytes::from(data), HashIndex::Forbidden).expect("layout");
         assert!(it.seek(&ik(b"b", 1)).is_err());
         assert!(!it.valid());
     }
@@ -478,15 +668,93 @@ mod tests {
     fn full_walk_checks_the_restart_array() {
         let es = vec![(ik(b"a", 1), vec![]), (ik(b"b", 1), vec![]), (ik(b"c", 1), vec![])];
         let good = build(&es, 2).to_vec();
-        for_each_entry(&good, |_, _, _| Ok(())).expect("intact block");
+        for_each_entry(&good, HashIndex::Forbidden, |_, _, _| Ok(())).expect("intact block");
         // Restart array is [0, offset of "c"]; point the second restart at "b" instead.
         let n = good.len();
         let mut misaligned = good.clone();
         misaligned[n - 8] = 11;
-        assert!(for_each_entry(&misaligned, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
+        assert!(for_each_entry(&misaligned, HashIndex::Forbidden, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
         let mut not_at_zero = good.clone();
         not_at_zero[n - 12] = 11;
-        assert!(for_each_entry(&not_at_zero, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
+        assert!(for_each_entry(&not_at_zero, HashIndex::Forbidden, |_, _, _| Ok(())).is_err_and(|e| e.is_corruption()));
+    }
+
+    /// The point lookup a table runs in the block `Index::find` names: probe, then scan.
+    fn point_lookup(data: &[u8], target: &[u8]) -> Result<Option<Vec<u8>>> {
+        let layout = Layout::parse(data, HashIndex::Allowed)?;
+        let mut key = Vec::new();
+        let found = match layout.probe(data, key_hash(user_key(target)))? {
+            Probe::Absent => return Ok(None),
+            Probe::Interval(r) => seek_ge_from(data, layout, r, target, &mut key)?,
+            Probe::Search => seek_ge(data, layout, target, &mut key)?,
+        };
+        Ok(found.map(|_| key).filter(|k| user_key(k) == user_key(target)))
+    }
+
+    #[test]
+    fn hash_index_sits_between_restarts_and_count() {
+        let es: Vec<_> = (0u8..6).map(|i| (ik(&[b'k', i], 1), vec![i])).collect();
+        let data = build_hashed(&es, 2);
+        let n = data.len();
+        assert_eq!(&data[n - 4..], &(3u32 | HASH_INDEX_FLAG).to_le_bytes(), "3 restarts, flag set");
+        assert_eq!(&data[n - 6..n - 4], &8u16.to_le_bytes(), "ceil(6 * 4 / 3) buckets");
+        let layout = Layout::parse(&data, HashIndex::Allowed).expect("layout");
+        assert!(layout.has_hash_index());
+        assert_eq!(layout.restarts_offset, n - 4 - 2 - 8 - 12);
+        // Every bucket is empty or names interval key / 2 of a key hashing to it.
+        for (i, (k, _)) in es.iter().enumerate() {
+            match layout.probe(&data, key_hash(user_key(k))).expect("probe") {
+                Probe::Interval(r) => assert_eq!(r, i / 2),
+                Probe::Search => {}
+                Probe::Absent => panic!("key {i} reported absent"),
+            }
+        }
+        // The same bytes are corruption where hash indexes are not allowed.
+        assert!(Layout::parse(&data, HashIndex::Forbidden).is_err_and(|e| e.is_corruption()));
+    }
+
+    #[test]
+    fn hostile_hash_indexes_are_corruption() {
+        let es: Vec<_> = (0u8..6).map(|i| (ik(&[b'k', i], 1), vec![i])).collect();
+        let good = build_hashed(&es, 2).to_vec();
+        let n = good.len();
+        // More buckets than the block has room for; zero buckets.
+        for buckets in [u16::MAX, 0] {
+            let mut bad = good.clone();
+            bad[n - 6..n - 4].copy_from_slice(&buckets.to_le_bytes());
+            assert!(Layout::parse(&bad, HashIndex::Allowed).is_err_and(|e| e.is_corruption()), "{buckets}");
+        }
+        // More restarts than a bucket can name.
+        let mut bad = good.clone();
+        bad[n - 4..].copy_from_slice(&(300u32 | HASH_INDEX_FLAG).to_le_bytes());
+        assert!(Layout::parse(&bad, HashIndex::Allowed).is_err_and(|e| e.is_corruption()));
+        // A bucket naming a restart interval past the last, or changed to another interval.
+        let layout = Layout::parse(&good, HashIndex::Allowed).expect("layout");
+        let bucket = layout.buckets_offset + bucket_of(key_hash(user_key(&es[0].0)), layout.num_buckets);
+        let mut bad = good.clone();
+        bad[bucket] = 9;
+        assert!(layout.probe(&bad, key_hash(user_key(&es[0].0))).is_err_and(|e| e.is_corruption()));
+        for tampered in [9, BUCKET_EMPTY, good[bucket] ^ 1] {
+            let mut bad = good.clone();
+            bad[bucket] = tampered;
+            let walk = for_each_entry(&bad, HashIndex::Allowed, |_, _, _| Ok(()));
+            assert!(walk.is_err_and(|e| e.is_corruption()), "bucket set to {tampered}");
+        }
+        for_each_entry(&good, HashIndex::Allowed, |_, _, _| Ok(())).expect("intact block");
+    }
+
+    #[test]
+    fn blocks_with_too_many_restarts_have_no_hash_index() {
+        let es: Vec<_> = (0u16..300).map(|i| (ik(&i.to_be_bytes(), 1), vec![])).collect();
+        let data = build_hashed(&es, 1);
+        let layout = Layout::parse(&data, HashIndex::Allowed).expect("layout");
+        assert!(!layout.has_hash_index());
+        assert_eq!(layout.probe(&data, 42).expect("probe"), Probe::Search);
+        let data = build_hashed(&es[..MAX_HASHED_RESTARTS], 1);
+        assert!(Layout::parse(&data, HashIndex::Allowed).expect("layout").has_hash_index());
+        for (k, _) in &es[..MAX_HASHED_RESTARTS] {
+            assert_eq!(point_lookup(&data, k).expect("lookup").as_deref(), Some(&k[..]));
+        }
     }
 
     proptest! {
@@ -495,10 +763,12 @@ mod tests {
             raw in prop::collection::btree_set((prop::collection::vec(0u8..4, 0..6), 0u16..4), 1..80),
             interval in 1usize..6,
             probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..6), 0u16..5), 0..20),
+            hashed: bool,
         ) {
             let es = sorted_entries(raw);
-            let data = build(&es, interval);
-            let mut it = BlockIter::new(data.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let data = if hashed { build_hashed(&es, interval) } else { build(&es, interval) };
+            let mode = if hashed { HashIndex::Allowed } else { HashIndex::Forbidden };
+            let mut it = BlockIter::new(data.clone(), mode).map_err(|e| TestCaseError::fail(e.to_string()))?;
             // Forward.
             it.seek_to_first().map_err(|e| TestCaseError::fail(e.to_string()))?;
             for (k, v) in &es {
@@ -518,7 +788,8 @@ mod tests {
             }
             prop_assert!(!it.valid());
             // Seeks.
-            for (pk, ps) in probes {
+            let present = es.iter().map(|(k, _)| user_key(k).to_vec());
+            for (pk, ps) in probes.into_iter().chain(present.map(|k| (k, 2))) {
                 let target = ik(&pk, u64::from(ps));
                 let expect = es.iter().find(|(k, _)| compare_internal(k, &target) != Ordering::Less);
                 it.seek(&target).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -526,10 +797,13 @@ mod tests {
                 if let Some((k, _)) = expect {
                     prop_assert_eq!(it.key(), &k[..]);
                 }
+                // A point lookup finds the same entry when it has the target's user key.
+                let same_user = expect.map(|(k, _)| k.clone()).filter(|k| user_key(k) == &pk[..]);
+                prop_assert_eq!(point_lookup(&data, &target).map_err(|e| TestCaseError::fail(e.to_string()))?, same_user);
             }
-            // Verification walk sees every entry.
+            // Verification walk sees every entry (and checks the hash index).
             let mut n = 0;
-            for_each_entry(&data, |k, _, _| { n += usize::from(k == &es[n].0[..]); Ok(()) })
+            for_each_entry(&data, mode, |k, _, _| { n += usize::from(k == &es[n].0[..]); Ok(()) })
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(n, es.len());
         }
@@ -537,7 +811,8 @@ mod tests {
         #[test]
         fn arbitrary_block_bytes_never_panic(data: Vec<u8>, target in prop::collection::vec(any::<u8>(), 8..20)) {
             let data = Bytes::from(data);
-            if let Ok(mut it) = BlockIter::new(data.clone()) {
+            let _ = point_lookup(&data, &target);
+            if let Ok(mut it) = BlockIter::new(data.clone(), HashIndex::Allowed) {
                 let _ = it.seek(&target);
                 let mut steps = 0;
                 if it.seek_to_first().is_ok() {
@@ -547,7 +822,7 @@ mod tests {
                     while it.valid() && steps < 2000 && it.prev().is_ok() { steps += 1; }
                 }
             }
-            let _ = for_each_entry(&data, |_, _, _| Ok(()));
+            let _ = for_each_entry(&data, HashIndex::Allowed, |_, _, _| Ok(()));
         }
     }
 }

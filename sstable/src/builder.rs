@@ -54,6 +54,10 @@ pub struct TableOptions {
     pub bloom_bits_per_key: u32,
     /// Compression of data blocks.
     pub compression: Compression,
+    /// Give each data block a hash index (format 2, docs/format/sstable.md#data-block-hash-index):
+    /// point lookups jump to the key's restart interval instead of binary-searching, for about
+    /// 1.3 bytes per distinct user key.
+    pub data_block_hash_index: bool,
 }
 
 impl Default for TableOptions {
@@ -63,6 +67,7 @@ impl Default for TableOptions {
             restart_interval: 16,
             bloom_bits_per_key: 10,
             compression: Compression::None,
+            data_block_hash_index: true,
         }
     }
 }
@@ -184,7 +189,10 @@ impl TableBuilder {
             opts: opts.clone(),
             out,
             offset_bytes: HEADER_BYTES as u64,
-            block: BlockBuilder::new(opts.restart_interval),
+            block: match opts.data_block_hash_index {
+                true => BlockBuilder::with_hash_index(opts.restart_interval),
+                false => BlockBuilder::new(opts.restart_interval),
+            },
             index: IndexBuilder::new(),
             pending_handle: None,
             last_key: Vec::new(),
@@ -291,7 +299,8 @@ impl TableBuilder {
         properties.encode(&mut raw);
         let (properties_handle, _) =
             seal_block(&mut self.out, &mut self.offset_bytes, &raw, Compression::None, self.file_num);
-        let footer = Footer { filter, index, properties: properties_handle, file_num: self.file_num };
+        let footer =
+            Footer { filter, index, properties: properties_handle, file_num: self.file_num, version: FORMAT_VERSION };
         footer.encode(self.offset_bytes, &mut self.out);
         self.offset_bytes += crate::footer::FOOTER_BYTES as u64;
         self.write_out()?;

@@ -16,8 +16,11 @@ use cairn_base::{Error, FileNum, Result};
 /// The magic number in header and footer: the bytes `CAIRNSST`.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"CAIRNSST");
 
-/// The table format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The table format version this build writes: 2 (data blocks may carry a hash index).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest table format version this build reads: 1 (no hash indexes).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// Bytes of the header.
 pub(crate) const HEADER_BYTES: usize = 28;
@@ -69,13 +72,14 @@ impl BlockHandle {
     }
 }
 
-/// Checks magic and version, shared by header and footer. `magic_at`/`version_at` index `bytes`.
-fn check_magic_and_version(bytes: &[u8], magic_at: usize, version_at: usize, what: &str) -> Result<()> {
+/// Checks magic and version, shared by header and footer; returns the version.
+/// `magic_at`/`version_at` index `bytes`.
+fn check_magic_and_version(bytes: &[u8], magic_at: usize, version_at: usize, what: &str) -> Result<u32> {
     if get_u64_at(bytes, magic_at) != Some(TABLE_MAGIC) {
         return Err(Error::corruption("", magic_at as u64, format!("bad {what} magic: not an sstable")));
     }
     match get_u32_at(bytes, version_at) {
-        Some(FORMAT_VERSION) => Ok(()),
+        Some(v @ OLDEST_READABLE_VERSION..=FORMAT_VERSION) => Ok(v),
         Some(version) => Err(Error::Unsupported { what: "sstable format", version }),
         None => Err(Error::corruption("", version_at as u64, format!("truncated {what}"))),
     }
@@ -86,7 +90,7 @@ pub(crate) fn encode_header(file_num: FileNum) -> Vec<u8> {
     let mut h = Vec::with_capacity(HEADER_BYTES);
     put_u64(&mut h, TABLE_MAGIC);
     put_u32(&mut h, FORMAT_VERSION);
-    put_u32(&mut h, 0); // flags: none in format v1
+    put_u32(&mut h, 0); // flags: none in formats 1 and 2
     put_u64(&mut h, file_num.0);
     let crc = bound_crc(file_num, 0, &[&h]);
     put_u32(&mut h, crc);
@@ -94,12 +98,13 @@ pub(crate) fn encode_header(file_num: FileNum) -> Vec<u8> {
     h
 }
 
-/// Decodes the header; returns the file number it names. Errors are relative to offset 0.
-pub(crate) fn decode_header(bytes: &[u8]) -> Result<FileNum> {
+/// Decodes the header; returns the file number and format version it names. Errors are relative
+/// to offset 0.
+pub(crate) fn decode_header(bytes: &[u8]) -> Result<(FileNum, u32)> {
     if bytes.len() != HEADER_BYTES {
         return Err(Error::corruption("", 0, "truncated header"));
     }
-    check_magic_and_version(bytes, 0, 8, "header")?;
+    let version = check_magic_and_version(bytes, 0, 8, "header")?;
     let mut d = Decoder::new(&bytes[12..]);
     let flags = d.u32("header flags")?;
     let file_num = FileNum(d.u64("header file number")?);
@@ -110,7 +115,7 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<FileNum> {
     if flags != 0 {
         return Err(Error::Unsupported { what: "sstable header flags", version: flags });
     }
-    Ok(file_num)
+    Ok((file_num, version))
 }
 
 /// The decoded footer.
@@ -124,6 +129,8 @@ pub(crate) struct Footer {
     pub(crate) properties: BlockHandle,
     /// The table's file number.
     pub(crate) file_num: FileNum,
+    /// The format version (the reader checks the header names the same).
+    pub(crate) version: u32,
 }
 
 impl Footer {
@@ -135,7 +142,7 @@ impl Footer {
         self.properties.put_fixed(dst);
         put_u64(dst, self.file_num.0);
         let mut tail = Vec::with_capacity(12);
-        put_u32(&mut tail, FORMAT_VERSION);
+        put_u32(&mut tail, self.version);
         put_u64(&mut tail, TABLE_MAGIC);
         let crc = bound_crc(self.file_num, footer_offset, &[&dst[start..], &tail]);
         put_u32(dst, crc);
@@ -148,7 +155,7 @@ impl Footer {
         if bytes.len() != FOOTER_BYTES {
             return Err(Error::corruption("", 0, "truncated footer"));
         }
-        check_magic_and_version(bytes, 64, 60, "footer")?;
+        let version = check_magic_and_version(bytes, 64, 60, "footer")?;
         let mut d = Decoder::new(bytes);
         let filter = BlockHandle::get_fixed(&mut d)?;
         let index = BlockHandle::get_fixed(&mut d)?;
@@ -158,7 +165,7 @@ impl Footer {
         if stored != bound_crc(file_num, footer_offset, &[&bytes[..56], &bytes[60..]]) {
             return Err(Error::corruption("", 56, "footer checksum mismatch"));
         }
-        Ok(Footer { filter, index, properties, file_num })
+        Ok(Footer { filter, index, properties, file_num, version })
     }
 }
 
@@ -175,13 +182,16 @@ mod tests {
     #[test]
     fn header_rejects_bad_magic_version_flags_and_crc() {
         let good = encode_header(FileNum(7));
-        assert_eq!(decode_header(&good).expect("good header"), FileNum(7));
+        assert_eq!(decode_header(&good).expect("good header"), (FileNum(7), FORMAT_VERSION));
         let mut bad_magic = good.clone();
         bad_magic[0] ^= 1;
         assert!(decode_header(&bad_magic).is_err_and(|e| e.is_corruption()));
-        let mut v2 = good.clone();
-        v2[8] = 2;
-        assert!(matches!(decode_header(&v2), Err(Error::Unsupported { version: 2, .. })));
+        let mut v3 = good.clone();
+        v3[8] = 3;
+        assert!(matches!(decode_header(&v3), Err(Error::Unsupported { version: 3, .. })));
+        let mut v0 = good.clone();
+        v0[8] = 0;
+        assert!(matches!(decode_header(&v0), Err(Error::Unsupported { version: 0, .. })));
         let mut flagged = good.clone();
         flagged[12] = 1;
         let crc = bound_crc(FileNum(7), 0, &[&flagged[..24]]);
@@ -200,11 +210,16 @@ mod tests {
             index: BlockHandle { offset: 28, size_bytes: 9 },
             properties: BlockHandle { offset: 37, size_bytes: 50 },
             file_num: FileNum(3),
+            version: FORMAT_VERSION,
         };
         let mut enc = Vec::new();
         f.encode(87, &mut enc);
         assert_eq!(Footer::decode(&enc, 87).expect("decode"), f);
         assert!(Footer::decode(&enc, 88).is_err_and(|e| e.is_corruption()));
+        let v1 = Footer { version: 1, ..f };
+        let mut enc1 = Vec::new();
+        v1.encode(87, &mut enc1);
+        assert_eq!(Footer::decode(&enc1, 87).expect("format 1 still reads"), v1);
         let mut v9 = enc.clone();
         v9[60] = 9;
         assert!(matches!(Footer::decode(&v9, 87), Err(Error::Unsupported { version: 9, .. })));
@@ -212,9 +227,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn footer_round_trips(h: [(u64, u64); 3], file_num: u64, footer_offset: u64) {
+        fn footer_round_trips(h: [(u64, u64); 3], file_num: u64, footer_offset: u64, version in 1u32..=2) {
             let handle = |(offset, size_bytes)| BlockHandle { offset, size_bytes };
-            let f = Footer { filter: handle(h[0]), index: handle(h[1]), properties: handle(h[2]), file_num: FileNum(file_num) };
+            let f = Footer { filter: handle(h[0]), index: handle(h[1]), properties: handle(h[2]), file_num: FileNum(file_num), version };
             let mut enc = Vec::new();
             f.encode(footer_offset, &mut enc);
             prop_assert_eq!(Footer::decode(&enc, footer_offset).map_err(|e| TestCaseError::fail(e.to_string()))?, f);
@@ -223,7 +238,7 @@ mod tests {
         #[test]
         fn header_round_trips(file_num: u64) {
             let enc = encode_header(FileNum(file_num));
-            prop_assert_eq!(decode_header(&enc).map_err(|e| TestCaseError::fail(e.to_string()))?, FileNum(file_num));
+            prop_assert_eq!(decode_header(&enc).map_err(|e| TestCaseError::fail(e.to_string()))?, (FileNum(file_num), FORMAT_VERSION));
         }
 
         #[test]

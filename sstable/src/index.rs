@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use cairn_base::key::{MAX_SEQ, ValueKind, compare_internal, pack_trailer, user_key};
 use cairn_base::{Error, Result};
 
-use crate::block::{self, BlockBuilder, common_prefix_len};
+use crate::block::{self, BlockBuilder, HashIndex, common_prefix_len};
 use crate::footer::BlockHandle;
 
 /// Writes `dst = s` with `last <= s < next` (internal keys), as short as cheaply possible: the
@@ -90,7 +90,7 @@ impl Index {
     /// relative to the block.
     pub(crate) fn decode(payload: &[u8]) -> Result<Index> {
         let mut index = Index { keys: Vec::new(), key_ends: Vec::new(), handles: Vec::new() };
-        block::for_each_entry(payload, |key, value, at| {
+        block::for_each_entry(payload, HashIndex::Forbidden, |key, value, at| {
             if let Some(prev) = index.len().checked_sub(1).map(|i| index.key(i))
                 && compare_internal(prev, key) != Ordering::Less
             {

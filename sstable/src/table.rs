@@ -32,10 +32,10 @@ use cairn_base::key::{MAX_SEQ, TRAILER_BYTES, append_internal_key, compare_inter
 use cairn_base::vfs::RandomAccessFile;
 use cairn_base::{Error, FileNum, Result, SeqNum, ValueKind};
 
-use crate::block::{self, BlockIter, Layout, seek_ge};
+use crate::block::{self, BlockIter, HashIndex, Layout, Probe, seek_ge, seek_ge_from};
 use crate::cache::BlockCache;
 use crate::filter::Filter;
-use crate::footer::{BlockHandle, FOOTER_BYTES, FORMAT_VERSION, Footer, HEADER_BYTES, decode_header};
+use crate::footer::{BlockHandle, FOOTER_BYTES, Footer, HEADER_BYTES, decode_header};
 use crate::index::Index;
 use crate::properties::TableProperties;
 
@@ -63,6 +63,8 @@ pub struct Table {
     filter: Option<Filter>,
     properties: TableProperties,
     properties_offset: u64,
+    /// Whether data blocks may carry a hash index (format 2 and later).
+    hash_index: HashIndex,
     /// Bit `i` is set once data block `i` passed its checksum on the map path.
     verified: Box<[AtomicU64]>,
 }
@@ -209,7 +211,12 @@ fn read_frame(src: &Source<'_>, size_bytes: u64, file_num: FileNum) -> Result<(F
     let footer_offset = size_bytes - FOOTER_BYTES as u64;
     let footer_bytes = src.read(footer_offset, FOOTER_BYTES as u64)?;
     let footer = Footer::decode(&footer_bytes, footer_offset).map_err(|e| e.at_file(path, footer_offset))?;
-    let header_file_num = decode_header(&src.read(0, HEADER_BYTES as u64)?).map_err(|e| e.at_file(path, 0))?;
+    let (header_file_num, header_version) =
+        decode_header(&src.read(0, HEADER_BYTES as u64)?).map_err(|e| e.at_file(path, 0))?;
+    if header_version != footer.version {
+        let what = format!("header says format {header_version}, footer says {}", footer.version);
+        return Err(Error::corruption(path, footer_offset, what));
+    }
     for (recorded, offset) in [(footer.file_num, footer_offset), (header_file_num, 0)] {
         if recorded != file_num {
             let what = format!("table records file number {recorded}, expected {file_num}");
@@ -239,7 +246,7 @@ impl Table {
         let path_ref = &path;
         let at = |h: BlockHandle| move |e: Error| e.at_file(path_ref, h.offset);
         let properties =
-            TableProperties::decode(&meta(footer.properties)?, FORMAT_VERSION).map_err(at(footer.properties))?;
+            TableProperties::decode(&meta(footer.properties)?, footer.version).map_err(at(footer.properties))?;
         let index = Index::decode(&meta(footer.index)?).map_err(at(footer.index))?;
         index.check_tiling(HEADER_BYTES as u64, data_end).map_err(at(footer.index))?;
         if properties.data_blocks != index.len() as u64 || properties.data_size_bytes != data_end - HEADER_BYTES as u64
@@ -261,6 +268,7 @@ impl Table {
             filter,
             properties,
             properties_offset: footer.properties.offset,
+            hash_index: if footer.version >= 2 { HashIndex::Allowed } else { HashIndex::Forbidden },
             verified,
         }))
     }
@@ -322,12 +330,13 @@ impl Table {
         if !self.may_contain(key_hash) {
             return Ok(None);
         }
-        SCRATCH.with_borrow_mut(|s| self.search(user_key, seq.min(MAX_SEQ), s, on_hit))
+        SCRATCH.with_borrow_mut(|s| self.search(user_key, key_hash, seq.min(MAX_SEQ), s, on_hit))
     }
 
     fn search<R>(
         &self,
         user_key: &[u8],
+        key_hash: u64,
         seq: SeqNum,
         s: &mut Scratch,
         on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
@@ -337,13 +346,20 @@ impl Table {
         s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
         append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
         let first = self.index.find(&s.target);
-        self.search_from(user_key, seq, first, s, on_hit)
+        self.search_from(user_key, key_hash, seq, first, s, on_hit)
     }
 
     /// Searches from data block `first` (the first whose separator is >= the target) onwards.
+    ///
+    /// In block `first`, a hash index (format 2) names the restart interval to scan from, or
+    /// says the user key is absent. Absent from block `first` means absent from the table at or
+    /// after the target: the separator of block `first` is >= the target, and a separator is
+    /// either the block's last key or has a user key strictly between the block's last user key
+    /// and the next block's first, so the next block cannot start with this user key.
     fn search_from<R>(
         &self,
         user_key: &[u8],
+        key_hash: u64,
         seq: SeqNum,
         first: usize,
         s: &mut Scratch,
@@ -360,8 +376,14 @@ impl Table {
             let data = self.block(i)?;
             let bytes = data.bytes();
             let offset = self.index.handle(i).offset;
-            let layout = Layout::parse(bytes).map_err(|e| self.at_block(e, offset))?;
-            let Some(pos) = seek_ge(bytes, layout, &s.target, &mut s.key).map_err(|e| self.at_block(e, offset))? else {
+            let layout = Layout::parse(bytes, self.hash_index).map_err(|e| self.at_block(e, offset))?;
+            let probe = if i == first { layout.probe(bytes, key_hash) } else { Ok(Probe::Search) };
+            let found = match probe.map_err(|e| self.at_block(e, offset))? {
+                Probe::Absent => return Ok(None),
+                Probe::Interval(r) => seek_ge_from(bytes, layout, r, &s.target, &mut s.key),
+                Probe::Search => seek_ge(bytes, layout, &s.target, &mut s.key),
+            };
+            let Some(pos) = found.map_err(|e| self.at_block(e, offset))? else {
                 continue;
             };
             let found = parse_internal_key(&s.key).map_err(|e| self.at_block(e, offset))?;
@@ -408,7 +430,7 @@ impl Table {
                 blocks.push(b);
             }
             for (&i, &b) in survivors.iter().zip(&blocks) {
-                self.search_from(keys[i].0, seq, b, s, |kind, seq, data, value| {
+                self.search_from(keys[i].0, keys[i].1, seq, b, s, |kind, seq, data, value| {
                     visit(i, kind, seq, ValueRef { data, value })
                 })?;
             }
@@ -443,7 +465,7 @@ impl Table {
             let h = self.index.handle(i);
             let data = self.read_fresh(i, h)?;
             let (lower, upper) = (i.checked_sub(1).map(|p| self.index.key(p)), self.index.key(i));
-            block::for_each_entry(&data, |key, _, at| tally.add(key, lower, upper, at))
+            block::for_each_entry(&data, self.hash_index, |key, _, at| tally.add(key, lower, upper, at))
                 .map_err(|e| self.at_block(e, h.offset))?;
         }
         let p = &self.properties;
@@ -626,7 +648,7 @@ impl TableIter {
         self.block = None;
         self.block_index = i;
         let data = self.table.block(i)?.into_bytes();
-        self.block = Some(BlockIter::new(data)?);
+        self.block = Some(BlockIter::new(data, self.table.hash_index)?);
         Ok(())
     }
 

@@ -155,12 +155,53 @@ fn bad_magic_is_corruption() {
 #[test]
 fn unknown_version_is_unsupported() {
     let (_, bytes) = small_table(Compression::None);
-    let mut v2 = bytes.to_vec();
-    let version_at = v2.len() - 12;
-    v2[version_at] = 2;
-    match open(Bytes::from(v2), FILE_NUM, true, None) {
-        Err(Error::Unsupported { version: 2, .. }) => {}
-        other => panic!("expected Unsupported, got {other:?}"),
+    for version in [0, 3, 200] {
+        let mut bad = bytes.to_vec();
+        let version_at = bad.len() - 12;
+        bad[version_at] = version;
+        match open(Bytes::from(bad), FILE_NUM, true, None) {
+            Err(Error::Unsupported { version: v, .. }) if v == u32::from(version) => {}
+            other => panic!("expected Unsupported for {version}, got {other:?}"),
+        }
+    }
+}
+
+/// Rewrites the format version in the header and/or footer, with valid checksums.
+fn relabel(bytes: &[u8], header: Option<u32>, footer: Option<u32>) -> Bytes {
+    let mut out = bytes.to_vec();
+    if let Some(v) = header {
+        out[8..12].copy_from_slice(&v.to_le_bytes());
+        let crc = bound_crc(FILE_NUM, 0, &[&out[..24]]);
+        out[24..28].copy_from_slice(&crc.to_le_bytes());
+    }
+    if let Some(v) = footer {
+        let at = out.len() - 72;
+        out[at + 60..at + 64].copy_from_slice(&v.to_le_bytes());
+        let crc = bound_crc(FILE_NUM, at as u64, &[&out[at..at + 56], &out[at + 60..]]);
+        out[at + 56..at + 60].copy_from_slice(&crc.to_le_bytes());
+    }
+    Bytes::from(out)
+}
+
+#[test]
+fn header_and_footer_must_name_the_same_version() {
+    let (_, bytes) = small_table(Compression::None);
+    let e = open(relabel(&bytes, Some(1), None), FILE_NUM, true, None).expect_err("header 1, footer 2");
+    assert!(e.is_corruption() && e.to_string().contains("header says format 1, footer says 2"), "{e}");
+}
+
+#[test]
+fn a_hash_index_in_a_format_1_table_is_corruption() {
+    // A format-2 table relabelled as format 1: its data blocks carry the hash-index flag, which
+    // format 1 does not have. Every read of them must fail, never answer from a misparsed block.
+    let (es, bytes) = small_table(Compression::None);
+    let v1 = relabel(&bytes, Some(1), Some(1));
+    for use_mmap in [true, false] {
+        let table = open(v1.clone(), FILE_NUM, use_mmap, None).expect("the frame itself is valid");
+        let key = &es[0].user_key;
+        let e = table.get(key, key_hash(key), SeqNum(u64::MAX >> 8)).expect_err("flagged block");
+        assert!(e.is_corruption() && e.to_string().contains("restart count does not fit"), "{e}");
+        assert!(table.verify().expect_err("verify").is_corruption());
     }
 }
 

@@ -1,7 +1,9 @@
-//! The golden v1 table: a small file written by this crate and committed under
-//! `tests/fixtures/v1/`. Reading it back pins the reader's compatibility; comparing it with a
-//! fresh build pins the writer's output. Regenerate (only for a deliberate format change, which
-//! also needs a new version directory) with `CAIRN_REWRITE_FIXTURES=1 cargo test -p cairn-sstable`.
+//! The golden tables: small files written by this crate and committed under
+//! `tests/fixtures/v<format>/`. Reading each back pins the reader's compatibility with every
+//! format it still reads (v1: no hash indexes; v2: data-block hash indexes); comparing the newest
+//! with a fresh build pins the writer's output. Regenerate the newest (only for a deliberate
+//! format change, which also needs a new version directory) with
+//! `CAIRN_REWRITE_FIXTURES=1 cargo test -p cairn-sstable`. Older versions are never rewritten.
 
 mod common;
 
@@ -16,12 +18,22 @@ use common::{Entry, build, sort_entries};
 
 const FILE_NUM: FileNum = FileNum(7);
 
-fn fixture_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1/000007.sst")
+/// The format versions this build reads, with their fixture's size in bytes and data blocks (the
+/// hash index counts toward the 128-byte block target, so format 2 closes blocks sooner).
+const FIXTURES: [(u32, u64, u64); 2] = [(1, 1485, 7), (2, 1617, 8)];
+
+fn fixture_path(version: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/v{version}/000007.sst"))
 }
 
 fn fixture_options() -> TableOptions {
-    TableOptions { block_size_bytes: 128, restart_interval: 4, bloom_bits_per_key: 10, compression: Compression::None }
+    TableOptions {
+        block_size_bytes: 128,
+        restart_interval: 4,
+        bloom_bits_per_key: 10,
+        compression: Compression::None,
+        data_block_hash_index: true,
+    }
 }
 
 /// 20 user keys with two versions each: a value at seq `100 + i`, and below it a tombstone
@@ -48,27 +60,35 @@ fn fixture_entries() -> Vec<Entry> {
 }
 
 #[test]
-fn golden_v1_table_is_reproduced_by_the_writer() {
+fn golden_table_of_the_newest_format_is_reproduced_by_the_writer() {
     let built = build(&fixture_entries(), &fixture_options(), FILE_NUM);
+    let path = fixture_path(cairn_sstable::FORMAT_VERSION);
     if std::env::var("CAIRN_REWRITE_FIXTURES").as_deref() == Ok("1") {
         // Write beside and rename, so a concurrently running reader sees the old or the new file.
-        let tmp = fixture_path().with_extension("sst.tmp");
+        let tmp = path.with_extension("sst.tmp");
+        std::fs::create_dir_all(path.parent().expect("fixture dir")).expect("mkdir");
         std::fs::write(&tmp, &built.bytes).expect("rewrite fixture");
-        std::fs::rename(&tmp, fixture_path()).expect("rename fixture");
+        std::fs::rename(&tmp, &path).expect("rename fixture");
     }
-    let on_disk = std::fs::read(fixture_path()).expect("fixture present (regenerate with CAIRN_REWRITE_FIXTURES=1)");
+    let on_disk = std::fs::read(&path).expect("fixture present (regenerate with CAIRN_REWRITE_FIXTURES=1)");
     assert_eq!(on_disk, &built.bytes[..], "writer output changed: a format change needs a new fixture version");
 }
 
 #[test]
-fn golden_v1_table_reads_back_exactly() {
+fn golden_tables_of_every_readable_format_read_back_exactly() {
+    for (version, size_bytes, data_blocks) in FIXTURES {
+        read_back(version, size_bytes, data_blocks);
+    }
+}
+
+fn read_back(version: u32, size_bytes: u64, data_blocks: u64) {
     let es = fixture_entries();
     for use_mmap in [true, false] {
-        let file = RealFs.open(&fixture_path()).expect("open fixture");
+        let file = RealFs.open(&fixture_path(version)).expect("open fixture");
         let table = Table::open(file, FILE_NUM, &TableReaderOptions { use_mmap, cache: None }).expect("open table");
-        assert_eq!(table.size_bytes(), 1485);
+        assert_eq!(table.size_bytes(), size_bytes, "v{version}");
         let p = table.properties();
-        assert_eq!((p.entries, p.tombstones, p.data_blocks, p.format_version), (40, 7, 7, 1));
+        assert_eq!((p.entries, p.tombstones, p.data_blocks, p.format_version), (40, 7, data_blocks, version));
         assert_eq!((p.smallest_seq, p.largest_seq), (SeqNum(1), SeqNum(119)));
         assert_eq!(format!("{:?}", p.smallest_key), "fixture-key-000#100,SET");
         assert_eq!(format!("{:?}", p.largest_key), "fixture-key-019#20,SET");
@@ -91,14 +111,24 @@ fn golden_v1_table_reads_back_exactly() {
         let got = table.get(b"fixture-key-004", key_hash(b"fixture-key-004"), SeqNum(104)).expect("get");
         assert_eq!(got, Some((ValueKind::Set, SeqNum(104), bytes::Bytes::from_static(b"v4-new"))));
         assert_eq!(table.get(b"fixture-key-004", key_hash(b"fixture-key-004"), SeqNum(4)).expect("get"), None);
+        for e in &es {
+            let got = table.get(&e.user_key, key_hash(&e.user_key), SeqNum(e.seq)).expect("get");
+            assert_eq!(got, Some((e.kind, SeqNum(e.seq), bytes::Bytes::from(e.value.clone()))), "v{version}");
+        }
+        for absent in [&b"fixture-key-0035"[..], b"fixture-key-020", b"a", b"z"] {
+            assert_eq!(table.get(absent, key_hash(absent), SeqNum(500)).expect("get"), None, "v{version}");
+        }
         assert_eq!(table.verify().expect("verify"), 40);
     }
 }
 
 #[test]
-fn golden_v1_table_starts_and_ends_with_magic() {
-    let bytes = std::fs::read(fixture_path()).expect("fixture present");
-    assert_eq!(&bytes[..8], b"CAIRNSST");
-    assert_eq!(&bytes[bytes.len() - 8..], b"CAIRNSST");
-    assert_eq!(&bytes[bytes.len() - 12..bytes.len() - 8], &1u32.to_le_bytes(), "footer format version");
+fn golden_tables_start_and_end_with_magic_and_their_version() {
+    for (version, _, _) in FIXTURES {
+        let bytes = std::fs::read(fixture_path(version)).expect("fixture present");
+        assert_eq!(&bytes[..8], b"CAIRNSST");
+        assert_eq!(&bytes[8..12], &version.to_le_bytes(), "header format version");
+        assert_eq!(&bytes[bytes.len() - 8..], b"CAIRNSST");
+        assert_eq!(&bytes[bytes.len() - 12..bytes.len() - 8], &version.to_le_bytes(), "footer format version");
+    }
 }

@@ -34,12 +34,15 @@ fn entries_strategy() -> impl Strategy<Value = Vec<Entry>> {
 }
 
 fn options_strategy() -> impl Strategy<Value = TableOptions> {
-    (32usize..4096, 1usize..20, prop_oneof![Just(0u32), 1u32..16], 0u8..3).prop_map(|(bs, ri, bits, c)| TableOptions {
-        block_size_bytes: bs,
-        restart_interval: ri,
-        bloom_bits_per_key: bits,
-        compression: Compression::from_u8(c).expect("valid codec"),
-    })
+    (32usize..4096, 1usize..20, prop_oneof![Just(0u32), 1u32..16], 0u8..3, any::<bool>()).prop_map(
+        |(bs, ri, bits, c, hashed)| TableOptions {
+            block_size_bytes: bs,
+            restart_interval: ri,
+            bloom_bits_per_key: bits,
+            compression: Compression::from_u8(c).expect("valid codec"),
+            data_block_hash_index: hashed,
+        },
+    )
 }
 
 fn fail(e: cairn_base::Error) -> TestCaseError {

@@ -1,4 +1,4 @@
-//! The corruption sweep's fixture database (`engine/tests/fixtures/sweep-v1/`): how it is built
+//! The corruption sweep's fixture database (`engine/tests/fixtures/sweep-v2/`): how it is built
 //! and what it holds.
 //!
 //! Three sessions on an in-memory file system, every step deterministic (fixed keys and values,
@@ -28,7 +28,7 @@ use super::memfs::{DbFile, db_dir, read_db_files};
 
 /// Where the committed fixture lives.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweep-v1")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweep-v2")
 }
 
 /// Keys `k000`..`k249` are written by the sessions.

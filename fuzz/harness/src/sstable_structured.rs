@@ -102,6 +102,7 @@ fn table_options(input: &mut Input<'_>) -> TableOptions {
         restart_interval: 1 + input.below(16),
         bloom_bits_per_key: input.below(21) as u32,
         compression: Compression::from_u8(input.u8() % 3).expect("0..3 are codecs"),
+        data_block_hash_index: !input.u8().is_multiple_of(4),
     }
 }
 

@@ -163,6 +163,24 @@ pub enum Direction {
 /// The visitor a scan calls with each key and value.
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) + 'a;
 
+/// Repeated forward seeks from one thread (`seekrandom`). `db_bench` creates one iterator per
+/// thread and seeks it again for every operation; engines that can reuse a cursor the same way
+/// return one from [`Engine::seeker`].
+pub trait Seeker {
+    /// Seeks to the first key `>= target` and visits up to `limit` entries forward. Returns the
+    /// entries visited.
+    fn seek_forward(&mut self, target: &[u8], limit: u64, visit: &mut Visit<'_>) -> EngineResult<u64>;
+}
+
+/// The default [`Seeker`]: a new forward [`Engine::scan`] per seek.
+struct ScanSeeker<'a, E: ?Sized>(&'a E);
+
+impl<E: Engine + ?Sized> Seeker for ScanSeeker<'_, E> {
+    fn seek_forward(&mut self, target: &[u8], limit: u64, visit: &mut Visit<'_>) -> EngineResult<u64> {
+        self.0.scan(Some(target), Direction::Forward, limit, visit)
+    }
+}
+
 /// What a benchmark needs from a storage engine. Implementations are `Send + Sync`: every
 /// benchmark thread calls the same instance.
 pub trait Engine: Send + Sync {
@@ -188,6 +206,13 @@ pub trait Engine: Send + Sync {
     /// Visits up to `limit` entries in `direction`, starting at `start` (inclusive) or at the
     /// first (last, when going backward) key when `start` is `None`. Returns the entries visited.
     fn scan(&self, start: Option<&[u8]>, direction: Direction, limit: u64, visit: &mut Visit<'_>) -> EngineResult<u64>;
+
+    /// A cursor for one thread's repeated seeks. The default opens a new scan per seek; an
+    /// engine whose iterator can be repositioned returns one iterator reused for every seek, as
+    /// `db_bench` does (its view is the database when the cursor was created).
+    fn seeker(&self) -> Box<dyn Seeker + '_> {
+        Box::new(ScanSeeker(self))
+    }
 
     /// Moves buffered writes (the memtable) into the engine's files and waits for that.
     fn flush(&self) -> EngineResult<()>;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use cairn::{Bytes, Db, Durability, Options};
 
-use crate::engine::{Direction, Engine, EngineError, EngineKind, EngineResult, Visit, WriteOp, visit_entries};
+use crate::engine::{Direction, Engine, EngineError, EngineKind, EngineResult, Seeker, Visit, WriteOp, visit_entries};
 use crate::flags::Config;
 
 /// A Cairn database opened for benchmarking.
@@ -101,6 +101,10 @@ impl Engine for CairnEngine {
         }
     }
 
+    fn seeker(&self) -> Box<dyn Seeker + '_> {
+        Box::new(CairnSeeker { iter: self.db.iter() })
+    }
+
     fn flush(&self) -> EngineResult<()> {
         Ok(self.db.flush()?)
     }
@@ -124,5 +128,18 @@ impl Engine for CairnEngine {
 
     fn close(&self) -> EngineResult<()> {
         Ok(self.db.close()?)
+    }
+}
+
+/// One [`cairn::Iter`] over the whole database, repositioned with [`cairn::Iter::seek`] for every
+/// seek (db_bench's `seekrandom` reuses one RocksDB iterator per thread the same way).
+struct CairnSeeker {
+    iter: cairn::Iter,
+}
+
+impl Seeker for CairnSeeker {
+    fn seek_forward(&mut self, target: &[u8], limit: u64, visit: &mut Visit<'_>) -> EngineResult<u64> {
+        self.iter.seek(target);
+        visit_entries(&mut self.iter, limit, visit, EngineError::Cairn)
     }
 }

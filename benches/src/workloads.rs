@@ -636,11 +636,13 @@ fn read_entries(w: &mut Worker<'_>, direction: Direction) -> EngineResult<()> {
 fn seek_random(w: &mut Worker<'_>) -> EngineResult<()> {
     let steps = w.shared.config.seek_nexts.saturating_add(1);
     let engine = w.shared.engine;
+    // One cursor per thread for every seek, as db_bench does (docs/tools.md#benchmarks).
+    let mut seeker = engine.seeker();
     for _ in 0..w.shared.config.reads {
         w.set_random_key();
         let (mut first, mut landed, mut bytes) = (true, false, 0u64);
         let target = w.key.as_slice();
-        engine.scan(Some(target), Direction::Forward, steps, &mut |key, value| {
+        seeker.seek_forward(target, steps, &mut |key, value| {
             landed |= first && key == target;
             first = false;
             bytes += (key.len() + value.len()) as u64;

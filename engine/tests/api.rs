@@ -83,3 +83,47 @@ fn oversized_key_is_invalid_argument() {
     db.close().expect("close");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn iter_seek_repositions_within_the_bounds_on_the_same_view() {
+    let dir = common::temp_dir("api-seek");
+    let db = Options::default().memtable_size_bytes(4 << 10).open(&dir).expect("open");
+    for i in 0..200u32 {
+        db.put(format!("k{i:03}"), format!("v{i}")).expect("put");
+    }
+    db.flush().expect("flush");
+    db.delete(b"k050").expect("delete");
+    let keys = |it: &mut Iter, n: usize| -> Vec<String> {
+        it.by_ref().take(n).map(|kv| String::from_utf8(kv.expect("next").0.to_vec()).expect("utf-8")).collect()
+    };
+    let mut it = db.range(b"k010".as_slice()..b"k100".as_slice());
+    assert_eq!(keys(&mut it, 2), ["k010", "k011"]);
+    // Forward, over a tombstone.
+    it.seek(b"k049");
+    assert_eq!(keys(&mut it, 3), ["k049", "k051", "k052"]);
+    // Backward, below the lower bound: back to the range's start.
+    it.seek(b"a");
+    assert_eq!(keys(&mut it, 1), ["k010"]);
+    // Between keys, and the back restarts at the upper bound.
+    it.seek(b"k0985");
+    assert_eq!(it.next_back().expect("back").expect("ok").0, &b"k099"[..]);
+    assert!(it.next().is_none(), "front and back met");
+    // At or past the upper bound: nothing.
+    it.seek(b"k100");
+    assert!(it.next().is_none() && it.next_back().is_none());
+    // Writes after the iterator was created are not seen, even after a seek.
+    db.put(b"k0205", b"new").expect("put");
+    it.seek(b"k020");
+    assert_eq!(keys(&mut it, 2), ["k020", "k021"]);
+    // Exhausted, then sought again.
+    it.seek(b"k090");
+    assert_eq!(keys(&mut it, 100).len(), 10);
+    it.seek(b"k095");
+    assert_eq!(keys(&mut it, 100), ["k095", "k096", "k097", "k098", "k099"]);
+    // An excluded lower bound stays excluded when the seek key equals it.
+    let mut it = db.range::<&[u8], _>((std::ops::Bound::Excluded(&b"k010"[..]), std::ops::Bound::Unbounded));
+    it.seek(b"k010");
+    assert_eq!(keys(&mut it, 1), ["k011"]);
+    drop(it);
+    db.close().expect("close");
+}

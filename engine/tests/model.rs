@@ -73,6 +73,16 @@ fn bound(rng: &mut Rng) -> Bound<Vec<u8>> {
     }
 }
 
+/// The lower bound after `Iter::seek(k)` on a range created with lower bound `lo`.
+fn seek_lower(lo: &Bound<Vec<u8>>, k: &[u8]) -> Bound<Vec<u8>> {
+    let below = match lo {
+        Bound::Included(l) => k < l.as_slice(),
+        Bound::Excluded(l) => k <= l.as_slice(),
+        Bound::Unbounded => false,
+    };
+    if below { lo.clone() } else { Bound::Included(k.to_vec()) }
+}
+
 fn model_range(m: &Model, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
     m.range((lo.clone(), hi.clone()))
 }
@@ -106,11 +116,16 @@ fn check_read(view: &dyn View, model: &Model, rng: &mut Rng, ctx: &str) {
             assert_eq!(got, expect, "{ctx}: range {lo:?}..{hi:?} rev={rev}");
         }
         4 => {
-            // Interleave next and next_back on one iterator.
+            // Interleave next and next_back on one iterator, and now and then seek it.
             let (lo, hi) = (bound(rng), bound(rng));
             let mut expect = std::collections::VecDeque::from(model_range(model, &lo, &hi));
             let mut it = view.range(lo.clone(), hi.clone());
             loop {
+                if rng.chance(15) {
+                    let k = key(rng);
+                    it.seek(&k);
+                    expect = model_range(model, &seek_lower(&lo, &k), &hi).into();
+                }
                 let front = rng.chance(50);
                 let got = if front { it.next() } else { it.next_back() };
                 let want = if front { expect.pop_front() } else { expect.pop_back() };

@@ -276,6 +276,16 @@ impl Layout {
         }
     }
 
+    /// Offset of restart point `i`, checked to lie among the entries; corruption if `i` is not
+    /// a restart point of the block.
+    #[inline]
+    pub(crate) fn restart_offset(&self, data: &[u8], i: usize) -> Result<usize> {
+        if i >= self.num_restarts {
+            return Err(corrupt("no such restart point", self.restarts_offset));
+        }
+        self.restart(data, i)
+    }
+
     /// Offset of restart point `i`, checked to lie among the entries. REQUIRES: `i < num_restarts`.
     #[inline]
     fn restart(&self, data: &[u8], i: usize) -> Result<usize> {

@@ -93,7 +93,7 @@ impl Filter {
     /// batch of lookups touches every line first so their memory latencies overlap.
     #[inline]
     pub(crate) fn touch(&self, hash: u64) {
-        std::hint::black_box(self.lines[line_index(hash, self.lines.len())].0[0]);
+        cairn_base::prefetch::prefetch_value(&self.lines[line_index(hash, self.lines.len())]);
     }
 
     /// False only if no key with this hash was added.

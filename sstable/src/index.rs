@@ -127,9 +127,10 @@ impl Index {
     /// first entry `>= target` unless `target` is past its last key; `len()` if none.
     #[inline]
     pub(crate) fn find(&self, target: &[u8]) -> usize {
-        // NB: a dense array of 8-byte key prefixes searched with `partition_point` first measured
-        // 7 % slower on readrandom (docs/benchmarks.md#read-path-changes): that search is
-        // branch-free, so each probe's load waits for the previous one.
+        // NB: first searching a dense array of 8-byte key prefixes with `partition_point` (with the
+        // word compare noted at `compare_internal`) measured 10 % slower on readrandom
+        // (docs/benchmarks.md#read-path-changes): that search is branch-free, so each probe's load
+        // waits for the previous one instead of being speculated.
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

@@ -32,6 +32,8 @@ use cairn_base::key::{MAX_SEQ, TRAILER_BYTES, append_internal_key, compare_inter
 use cairn_base::vfs::RandomAccessFile;
 use cairn_base::{Error, FileNum, Result, SeqNum, ValueKind};
 
+use cairn_base::prefetch::prefetch;
+
 use crate::block::{self, BlockIter, HashIndex, Layout, Probe, seek_ge, seek_ge_from};
 use crate::cache::BlockCache;
 use crate::filter::Filter;
@@ -398,8 +400,10 @@ impl Table {
     /// Looks up many keys at once. `keys` holds `(user_key, key_hash)` pairs sorted by user key;
     /// `visit(i, kind, seq, value)` is called for every key `keys[i]` that has an entry with
     /// sequence number `<= seq` (tombstones included). The work is staged so the cache misses of
-    /// the batch overlap: every filter line is touched first, then every surviving key's block
-    /// is located and its tail touched, then the blocks are searched.
+    /// the batch overlap (each stage only prefetches what the next one reads): every key's filter
+    /// line; then every surviving key's block is located and its tail (restart array and hash
+    /// index) prefetched; then, in blocks with a hash index, the entry each key's bucket names;
+    /// then the blocks are searched.
     pub fn get_many_borrowed(
         &self,
         keys: &[(&[u8], u64)],
@@ -430,6 +434,9 @@ impl Table {
                 blocks.push(b);
             }
             for (&i, &b) in survivors.iter().zip(&blocks) {
+                self.touch_entry(b, keys[i].1);
+            }
+            for (&i, &b) in survivors.iter().zip(&blocks) {
                 self.search_from(keys[i].0, keys[i].1, seq, b, s, |kind, seq, data, value| {
                     visit(i, kind, seq, ValueRef { data, value })
                 })?;
@@ -438,16 +445,38 @@ impl Table {
         })
     }
 
-    /// Starts loading the tail of data block `i` (its restart array), if it is mapped.
+    /// The sealed bytes of data block `i` in the map, if mapped and in bounds (unverified: only
+    /// for prefetch hints).
+    fn mapped_sealed(&self, i: usize) -> Option<&[u8]> {
+        let h = (i < self.index.len()).then(|| self.index.handle(i))?;
+        self.map.as_ref().and_then(|map| self.sealed_in_map(map, h).ok())
+    }
+
+    /// Prefetches the tail of data block `i` (its restart array and hash index), if it is mapped.
     fn touch_block(&self, i: usize) {
-        if i >= self.index.len() {
+        if let Some(sealed) = self.mapped_sealed(i) {
+            let end = sealed.len() - ENVELOPE_TRAILER_BYTES;
+            prefetch(sealed, end.saturating_sub(1));
+            prefetch(sealed, end.saturating_sub(65));
+        }
+    }
+
+    /// Prefetches the entry where a point lookup of the key hashing to `hash` will start in data
+    /// block `i`, when the block is mapped, raw and has a hash index. Reads only the block's tail
+    /// (prefetched by [`Table::touch_block`]); a damaged block is left for the search to report.
+    fn touch_entry(&self, i: usize, hash: u64) {
+        let Some(sealed) = self.mapped_sealed(i) else { return };
+        let payload_len = sealed.len() - ENVELOPE_TRAILER_BYTES;
+        if sealed[payload_len] != RAW_CODEC {
             return;
         }
-        let h = self.index.handle(i);
-        if let Some(map) = &self.map
-            && let Some(end) = usize::try_from(h.offset + h.size_bytes).ok().filter(|&e| e > 0 && e <= map.len())
+        let payload = &sealed[..payload_len];
+        if let Ok(layout) = Layout::parse(payload, self.hash_index)
+            && let Ok(Probe::Interval(r)) = layout.probe(payload, hash)
+            && let Ok(offset) = layout.restart_offset(payload, r)
         {
-            std::hint::black_box(map[end - 1]);
+            prefetch(payload, offset);
+            prefetch(payload, offset + 64);
         }
     }
 

@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use cairn_base::hash::key_hash;
 use cairn_base::{Result, SeqNum, ValueKind};
-use cairn_sstable::{Table, ValueRef};
+use cairn_sstable::{ManyPlan, Table, ValueRef};
 
 use crate::inner::Inner;
 use crate::super_version::SuperVersion;
@@ -87,7 +87,12 @@ impl MultiGet<'_> {
             self.probe(&t.table, &run, &mut decided)?;
             pending.retain(|&i| !decided[i]);
         }
-        for level in &self.sv.levels[1..] {
+        let sv = self.sv;
+        for level in &sv.levels[1..] {
+            // The tables of one level hold disjoint key ranges, so every table's run is probed
+            // stage by stage together: the cache misses of the whole batch overlap, not only
+            // those of the keys that share a table.
+            let mut runs: Vec<(&Table, &[usize])> = Vec::new();
             let mut start = 0;
             while start < pending.len() && !level.is_empty() {
                 let key = self.keys[pending[start]];
@@ -97,10 +102,39 @@ impl MultiGet<'_> {
                 let end = start + pending[start..].partition_point(|&i| self.keys[i] <= largest);
                 let first =
                     start + pending[start..end].partition_point(|&i| self.keys[i] < table.meta.smallest.user_key());
-                self.probe(&table.table, &pending[first..end], &mut decided)?;
+                if first < end {
+                    runs.push((&table.table, &pending[first..end]));
+                }
                 start = end.max(start + 1);
             }
+            self.probe_level(&runs, &mut decided)?;
             pending.retain(|&i| !decided[i]);
+        }
+        Ok(())
+    }
+
+    /// Probes each `(table, run)` of one level for its keys (sorted), running each stage of the
+    /// batch lookup over every table before the next stage (`Table::get_many_borrowed`).
+    fn probe_level(&mut self, runs: &[(&Table, &[usize])], decided: &mut [bool]) -> Result<()> {
+        let batches: Vec<Vec<(&[u8], u64)>> =
+            runs.iter().map(|(_, run)| run.iter().map(|&i| (self.keys[i], self.hashes[i])).collect()).collect();
+        for ((table, _), batch) in runs.iter().zip(&batches) {
+            table.prefetch_filters(batch);
+        }
+        let plans: Vec<ManyPlan> =
+            runs.iter().zip(&batches).map(|((table, _), batch)| table.plan_many(batch, self.seq)).collect();
+        for (((table, _), batch), plan) in runs.iter().zip(&batches).zip(&plans) {
+            table.prefetch_entries(batch, plan);
+        }
+        for (((table, run), batch), plan) in runs.iter().zip(&batches).zip(&plans) {
+            table.search_planned(batch, self.seq, plan, |j, kind, _, value| {
+                let i = run[j];
+                decided[i] = true;
+                self.out[i] = match kind {
+                    ValueKind::Delete => None,
+                    ValueKind::Set => Some(value_bytes(value)),
+                };
+            })?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 
 use cairn_base::key::{MAX_SEQ, ValueKind, compare_internal, pack_trailer, user_key};
+use cairn_base::prefetch::{prefetch, prefetch_value};
 use cairn_base::{Error, Result};
 
 use crate::block::{self, BlockBuilder, HashIndex, common_prefix_len};
@@ -143,6 +144,51 @@ impl Index {
         lo
     }
 
+    /// [`Index::find`] for every target at once: `out[k] = find(targets[k])`. The binary
+    /// searches advance in lockstep, one probe per target per round, and each round first
+    /// prefetches the separators it is about to compare, so the cache misses of all targets
+    /// overlap instead of following one another (an index larger than the caches costs one
+    /// miss per probe).
+    pub(crate) fn find_many(&self, targets: &[&[u8]], out: &mut Vec<usize>) {
+        out.clear();
+        out.resize(targets.len(), 0);
+        let mut hi = vec![self.len(); targets.len()];
+        let mid = |lo: usize, hi: usize| lo + (hi - lo) / 2;
+        loop {
+            let mut active = false;
+            for (k, &h) in hi.iter().enumerate() {
+                if out[k] < h {
+                    let m = mid(out[k], h);
+                    prefetch_value(&self.key_ends[m]);
+                    if m > 0 {
+                        prefetch_value(&self.key_ends[m - 1]);
+                    }
+                    active = true;
+                }
+            }
+            if !active {
+                return;
+            }
+            for (k, &h) in hi.iter().enumerate() {
+                if out[k] < h {
+                    let m = mid(out[k], h);
+                    let start = if m == 0 { 0 } else { self.key_ends[m - 1] };
+                    prefetch(&self.keys, start);
+                }
+            }
+            for (k, h) in hi.iter_mut().enumerate() {
+                if out[k] < *h {
+                    let m = mid(out[k], *h);
+                    if compare_internal(self.key(m), targets[k]) == Ordering::Less {
+                        out[k] = m + 1;
+                    } else {
+                        *h = m;
+                    }
+                }
+            }
+        }
+    }
+
     /// Checks that the handles cover `[data_start, data_end)` exactly, in order, and that each
     /// block can hold an envelope trailer. Errors are relative to the index block.
     pub(crate) fn check_tiling(&self, data_start: u64, data_end: u64) -> Result<()> {
@@ -221,6 +267,9 @@ mod tests {
                 let t = ik(&u, s);
                 let first_ge = keys.iter().position(|k| compare_internal(k, &t) != Ordering::Less).unwrap_or(keys.len());
                 let found = index.find(&t);
+                let mut many = Vec::new();
+                index.find_many(&[&t[..], &t[..]], &mut many);
+                prop_assert_eq!(&many, &vec![found, found]);
                 let first_separator_ge = (0..index.len())
                     .find(|&i| compare_internal(index.key(i), &t) != Ordering::Less)
                     .unwrap_or(index.len());

@@ -27,4 +27,4 @@ pub use cache::{BlockCache, CacheMetrics};
 pub use cairn_base::envelope::Compression;
 pub use footer::{FORMAT_VERSION, TABLE_MAGIC};
 pub use properties::TableProperties;
-pub use table::{Table, TableIter, TableReaderOptions, ValueRef};
+pub use table::{ManyPlan, Table, TableIter, TableReaderOptions, ValueRef};

@@ -84,6 +84,14 @@ impl fmt::Debug for Table {
     }
 }
 
+/// Which keys of a batch lookup the filter let through, and the data block each starts in
+/// ([`Table::plan_many`]).
+#[derive(Debug, Clone, Default)]
+pub struct ManyPlan {
+    survivors: Vec<usize>,
+    blocks: Vec<usize>,
+}
+
 /// A data block's decoded bytes: borrowed from the map, or shared with the cache.
 enum BlockData<'a> {
     Mapped { map: &'a Bytes, payload: &'a [u8] },
@@ -401,42 +409,78 @@ impl Table {
     /// `visit(i, kind, seq, value)` is called for every key `keys[i]` that has an entry with
     /// sequence number `<= seq` (tombstones included). The work is staged so the cache misses of
     /// the batch overlap (each stage only prefetches what the next one reads): every key's filter
-    /// line; then every surviving key's block is located and its tail (restart array and hash
-    /// index) prefetched; then, in blocks with a hash index, the entry each key's bucket names;
-    /// then the blocks are searched.
+    /// line ([`Table::prefetch_filters`]); then every surviving key's block is located and its
+    /// tail (restart array and hash index) prefetched ([`Table::plan_many`]); then, in blocks with
+    /// a hash index, the entry each key's bucket names ([`Table::prefetch_entries`]); then the
+    /// blocks are searched ([`Table::search_planned`]). A caller with several tables to probe
+    /// (one level of an LSM) runs each stage over all of them before the next.
     pub fn get_many_borrowed(
         &self,
         keys: &[(&[u8], u64)],
         seq: SeqNum,
-        mut visit: impl FnMut(usize, ValueKind, SeqNum, ValueRef<'_>),
+        visit: impl FnMut(usize, ValueKind, SeqNum, ValueRef<'_>),
     ) -> Result<()> {
+        self.prefetch_filters(keys);
+        let plan = self.plan_many(keys, seq);
+        self.prefetch_entries(keys, &plan);
+        self.search_planned(keys, seq, &plan, visit)
+    }
+
+    /// Stage 1 of [`Table::get_many_borrowed`]: prefetches the filter line of every key.
+    pub fn prefetch_filters(&self, keys: &[(&[u8], u64)]) {
         if let Some(f) = &self.filter {
             for &(_, hash) in keys {
                 f.touch(hash);
             }
         }
+    }
+
+    /// Stage 2 of [`Table::get_many_borrowed`]: the keys the filter lets through and the data
+    /// block each must start in, with those blocks' tails prefetched.
+    pub fn plan_many(&self, keys: &[(&[u8], u64)], seq: SeqNum) -> ManyPlan {
+        let seq = seq.min(MAX_SEQ);
         let survivors: Vec<usize> = (0..keys.len()).filter(|&i| self.may_contain(keys[i].1)).collect();
-        if survivors.is_empty() {
-            return Ok(());
+        let targets: Vec<Vec<u8>> = survivors
+            .iter()
+            .map(|&i| {
+                let mut t = Vec::with_capacity(keys[i].0.len() + TRAILER_BYTES);
+                append_internal_key(&mut t, keys[i].0, seq, ValueKind::SEEK);
+                t
+            })
+            .collect();
+        let targets: Vec<&[u8]> = targets.iter().map(Vec::as_slice).collect();
+        let mut blocks = Vec::new();
+        self.index.find_many(&targets, &mut blocks);
+        let mut last_block = usize::MAX;
+        for &b in &blocks {
+            if b != last_block {
+                self.touch_block(b);
+                last_block = b;
+            }
         }
+        ManyPlan { survivors, blocks }
+    }
+
+    /// Stage 3 of [`Table::get_many_borrowed`]: prefetches, in blocks with a hash index, the
+    /// entry each planned key's bucket names.
+    pub fn prefetch_entries(&self, keys: &[(&[u8], u64)], plan: &ManyPlan) {
+        for (&i, &b) in plan.survivors.iter().zip(&plan.blocks) {
+            self.touch_entry(b, keys[i].1);
+        }
+    }
+
+    /// Stage 4 of [`Table::get_many_borrowed`]: searches the planned blocks. `keys` and `seq`
+    /// must be those `plan` was made with.
+    pub fn search_planned(
+        &self,
+        keys: &[(&[u8], u64)],
+        seq: SeqNum,
+        plan: &ManyPlan,
+        mut visit: impl FnMut(usize, ValueKind, SeqNum, ValueRef<'_>),
+    ) -> Result<()> {
         let seq = seq.min(MAX_SEQ);
         SCRATCH.with_borrow_mut(|s| {
-            let mut blocks = Vec::with_capacity(survivors.len());
-            let mut last_block = usize::MAX;
-            for &i in &survivors {
-                s.target.clear();
-                append_internal_key(&mut s.target, keys[i].0, seq, ValueKind::SEEK);
-                let b = self.index.find(&s.target);
-                if b != last_block {
-                    self.touch_block(b);
-                    last_block = b;
-                }
-                blocks.push(b);
-            }
-            for (&i, &b) in survivors.iter().zip(&blocks) {
-                self.touch_entry(b, keys[i].1);
-            }
-            for (&i, &b) in survivors.iter().zip(&blocks) {
+            for (&i, &b) in plan.survivors.iter().zip(&plan.blocks) {
                 self.search_from(keys[i].0, keys[i].1, seq, b, s, |kind, seq, data, value| {
                     visit(i, kind, seq, ValueRef { data, value })
                 })?;

@@ -84,7 +84,9 @@ impl MultiGet<'_> {
             let (lo, hi) = (t.meta.smallest.user_key(), t.meta.largest.user_key());
             let run: Vec<usize> =
                 pending.iter().copied().filter(|&i| lo <= self.keys[i] && self.keys[i] <= hi).collect();
-            self.probe(&t.table, &run, &mut decided)?;
+            if !run.is_empty() {
+                self.probe_level(&[(&t.table, &run[..])], &mut decided)?;
+            }
             pending.retain(|&i| !decided[i]);
         }
         let sv = self.sv;
@@ -113,8 +115,10 @@ impl MultiGet<'_> {
         Ok(())
     }
 
-    /// Probes each `(table, run)` of one level for its keys (sorted), running each stage of the
-    /// batch lookup over every table before the next stage (`Table::get_many_borrowed`).
+    /// Probes each `(table, run)` for its keys (sorted), deciding those it holds, running each
+    /// stage of the batch lookup over every table before the next stage
+    /// (`Table::get_many_borrowed`). The tables must hold disjoint key ranges (one level, or a
+    /// single level-0 table).
     fn probe_level(&mut self, runs: &[(&Table, &[usize])], decided: &mut [bool]) -> Result<()> {
         let batches: Vec<Vec<(&[u8], u64)>> =
             runs.iter().map(|(_, run)| run.iter().map(|&i| (self.keys[i], self.hashes[i])).collect()).collect();
@@ -149,23 +153,6 @@ impl MultiGet<'_> {
             }
         }
         false
-    }
-
-    /// Probes `table` for the keys `run` (sorted), deciding those it holds.
-    fn probe(&mut self, table: &Table, run: &[usize], decided: &mut [bool]) -> Result<()> {
-        if run.is_empty() {
-            return Ok(());
-        }
-        let batch: Vec<(&[u8], u64)> = run.iter().map(|&i| (self.keys[i], self.hashes[i])).collect();
-        table.get_many_borrowed(&batch, self.seq, |j, kind, _, value| {
-            let i = run[j];
-            decided[i] = true;
-            self.out[i] = match kind {
-                ValueKind::Delete => None,
-                ValueKind::Set => Some(value_bytes(value)),
-            };
-        })?;
-        Ok(())
     }
 }
 

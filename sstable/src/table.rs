@@ -157,6 +157,16 @@ struct Scratch {
     key: Vec<u8>,
 }
 
+impl Scratch {
+    /// `target = user_key#seq` as a seek key. The reserve is a no-op once the buffer is large
+    /// enough: growth happens at most a few times per thread.
+    fn set_target(&mut self, user_key: &[u8], seq: SeqNum) {
+        self.target.clear();
+        self.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
+        append_internal_key(&mut self.target, user_key, seq, ValueKind::SEEK);
+    }
+}
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { target: Vec::new(), key: Vec::new() }) };
 }
@@ -351,15 +361,13 @@ impl Table {
         s: &mut Scratch,
         on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
     ) -> Result<Option<R>> {
-        s.target.clear();
-        // No-ops once the buffers are large enough: growth happens at most a few times per thread.
-        s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
-        append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
+        s.set_target(user_key, seq);
         let first = self.index.find(&s.target);
-        self.search_from(user_key, key_hash, seq, first, s, on_hit)
+        self.search_from(user_key, key_hash, first, s, on_hit)
     }
 
     /// Searches from data block `first` (the first whose separator is >= the target) onwards.
+    /// REQUIRES: `s.target` holds the target (`Scratch::set_target(user_key, seq)`).
     ///
     /// In block `first`, a hash index (format 2) names the restart interval to scan from, or
     /// says the user key is absent. Absent from block `first` means absent from the table at or
@@ -370,16 +378,13 @@ impl Table {
         &self,
         user_key: &[u8],
         key_hash: u64,
-        seq: SeqNum,
         first: usize,
         s: &mut Scratch,
         on_hit: impl FnOnce(ValueKind, SeqNum, &BlockData<'_>, &[u8]) -> R,
     ) -> Result<Option<R>> {
-        s.target.clear();
-        s.target.reserve(SCRATCH_MIN_BYTES.max(user_key.len() + TRAILER_BYTES));
+        debug_assert!(s.target.len() == user_key.len() + TRAILER_BYTES && s.target.starts_with(user_key));
         s.key.clear();
         s.key.reserve(SCRATCH_MIN_BYTES);
-        append_internal_key(&mut s.target, user_key, seq, ValueKind::SEEK);
         // The first separator >= target names the block; if target is past that block's last
         // key, the answer is the next block's first entry.
         for i in first..self.index.len() {
@@ -481,7 +486,8 @@ impl Table {
         let seq = seq.min(MAX_SEQ);
         SCRATCH.with_borrow_mut(|s| {
             for (&i, &b) in plan.survivors.iter().zip(&plan.blocks) {
-                self.search_from(keys[i].0, keys[i].1, seq, b, s, |kind, seq, data, value| {
+                s.set_target(keys[i].0, seq);
+                self.search_from(keys[i].0, keys[i].1, b, s, |kind, seq, data, value| {
                     visit(i, kind, seq, ValueRef { data, value })
                 })?;
             }

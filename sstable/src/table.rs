@@ -445,15 +445,15 @@ impl Table {
     pub fn plan_many(&self, keys: &[(&[u8], u64)], seq: SeqNum) -> ManyPlan {
         let seq = seq.min(MAX_SEQ);
         let survivors: Vec<usize> = (0..keys.len()).filter(|&i| self.may_contain(keys[i].1)).collect();
-        let targets: Vec<Vec<u8>> = survivors
-            .iter()
-            .map(|&i| {
-                let mut t = Vec::with_capacity(keys[i].0.len() + TRAILER_BYTES);
-                append_internal_key(&mut t, keys[i].0, seq, ValueKind::SEEK);
-                t
-            })
-            .collect();
-        let targets: Vec<&[u8]> = targets.iter().map(Vec::as_slice).collect();
+        // Every seek target back to back in one buffer: one allocation per batch, not per key.
+        let mut buf = Vec::with_capacity(survivors.iter().map(|&i| keys[i].0.len() + TRAILER_BYTES).sum());
+        let mut ends = Vec::with_capacity(survivors.len());
+        for &i in &survivors {
+            append_internal_key(&mut buf, keys[i].0, seq, ValueKind::SEEK);
+            ends.push(buf.len());
+        }
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        let targets: Vec<&[u8]> = starts.zip(&ends).map(|(a, &b)| &buf[a..b]).collect();
         let mut blocks = Vec::new();
         self.index.find_many(&targets, &mut blocks);
         let mut last_block = usize::MAX;

@@ -7,8 +7,9 @@
 //! (compression + checksum bound to file number and offset) to `cairn_base::envelope`.
 //!
 //! Invariants: keys are strictly increasing internal keys (checked on every `add`); every block
-//! is sealed for the offset it is written at; output reaches the file in appends of at least
-//! [`WRITE_BUFFER_BYTES`] (except the last), never one per block; a table is durable once
+//! is sealed for the offset it is written at; output reaches the file in appends of exactly
+//! [`WRITE_CHUNK_BYTES`] that start at multiples of it (except the last), never one per block; a
+//! table is durable once
 //! [`TableBuilder::finish`] returns. A builder dropped before `finish` leaves a partial file that
 //! no reader accepts (it has no footer); the caller deletes it.
 
@@ -38,8 +39,12 @@ pub const MAX_BLOCK_SIZE_BYTES: usize = MAX_BLOCK_BYTES / 4;
 /// Largest `bloom_bits_per_key` accepted.
 pub const MAX_BLOOM_BITS_PER_KEY: u32 = 64;
 
-/// Sealed output is appended to the file once this much has accumulated.
-pub const WRITE_BUFFER_BYTES: usize = 64 << 10;
+/// Sealed output reaches the file in appends of this size, each starting at a multiple of it
+/// (the last append of a table excepted). One aligned 2 MiB write lets a file system with large
+/// folios (ext4 since Linux 6.16, XFS) cache the range as one huge page, which the kernel then
+/// maps with a single TLB entry when the table is memory-mapped: random point reads over a
+/// 100 MB table measured 8.5 % faster with the mapping in huge pages (docs/benchmarks.md).
+pub const WRITE_CHUNK_BYTES: usize = 2 << 20;
 
 const _: () = assert!(MAX_BLOCK_SIZE_BYTES + MAX_ENTRY_BYTES + 64 < MAX_BLOCK_BYTES);
 
@@ -180,7 +185,7 @@ impl TableBuilder {
         if file.size_bytes() != 0 {
             return Err(Error::invalid("a table must be written to an empty file"));
         }
-        let mut out = Vec::with_capacity(WRITE_BUFFER_BYTES + opts.block_size_bytes + 1024);
+        let mut out = Vec::with_capacity(WRITE_CHUNK_BYTES + opts.block_size_bytes + 1024);
         out.extend_from_slice(&encode_header(file_num));
         Ok(TableBuilder {
             file,
@@ -204,7 +209,7 @@ impl TableBuilder {
 
     /// Appends an entry. REQUIRES: `ikey` (an encoded internal key) is strictly greater than the
     /// previous one (debug-asserted; an `InvalidArgument` error in release builds). Buffers output
-    /// and appends to the file in large chunks (>= [`WRITE_BUFFER_BYTES`]), not per block.
+    /// and appends to the file in aligned chunks of [`WRITE_CHUNK_BYTES`], not per block.
     pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
         let parsed = parse_internal_key(ikey).map_err(|_| Error::invalid("table key is not an internal key"))?;
         if ikey.len() + value.len() > MAX_ENTRY_BYTES {
@@ -256,7 +261,8 @@ impl TableBuilder {
         self.offset_bytes + open_block as u64
     }
 
-    /// Seals the open data block into the output buffer and appends the buffer once it is large.
+    /// Seals the open data block into the output buffer and appends the next aligned chunk once
+    /// the buffer holds it.
     fn flush_block(&mut self) -> Result<()> {
         if self.block.is_empty() {
             return Ok(());
@@ -268,8 +274,17 @@ impl TableBuilder {
         self.pending_handle = Some(handle);
         self.stats.data_blocks += 1;
         self.stats.compressed_data_blocks += u64::from(used != Compression::None);
-        if self.out.len() >= WRITE_BUFFER_BYTES {
-            self.write_out()?;
+        self.write_chunk()
+    }
+
+    /// Appends the buffered bytes up to the next multiple of [`WRITE_CHUNK_BYTES`] in the file, if
+    /// the buffer reaches it; the rest (less than a block) stays buffered.
+    fn write_chunk(&mut self) -> Result<()> {
+        let written = self.offset_bytes - self.out.len() as u64;
+        let to_boundary = WRITE_CHUNK_BYTES - (written % WRITE_CHUNK_BYTES as u64) as usize;
+        if self.out.len() >= to_boundary {
+            self.file.append(&self.out[..to_boundary])?;
+            self.out.drain(..to_boundary);
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ mod table;
 
 pub use builder::{
     MAX_BLOCK_SIZE_BYTES, MAX_BLOOM_BITS_PER_KEY, MAX_ENTRY_BYTES, TableBuilder, TableOptions, TableSummary,
-    WRITE_BUFFER_BYTES,
+    WRITE_CHUNK_BYTES,
 };
 pub use cache::{BlockCache, CacheMetrics};
 pub use cairn_base::envelope::Compression;

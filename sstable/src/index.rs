@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 
 use cairn_base::key::{MAX_SEQ, ValueKind, compare_internal, pack_trailer, user_key};
-use cairn_base::prefetch::{prefetch, prefetch_value};
+use cairn_base::prefetch::prefetch_value;
 use cairn_base::{Error, Result};
 
 use crate::block::{self, BlockBuilder, HashIndex, common_prefix_len};
@@ -77,65 +77,135 @@ impl IndexBuilder {
     }
 }
 
-/// A decoded index: separators stored back to back, with their handles.
+/// One data block as the index search sees it. A probe of the binary search reads one slot,
+/// which holds what the probe compares first (a word of the separator's user key) and the
+/// block's handle, so a search touches one cache line per probe and the found block's handle is
+/// already in cache; the whole separator is read only when the words tie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(32))]
+struct Slot {
+    /// Bytes `skip .. skip + 8` of the separator's user key, zero-padded, as a big-endian word
+    /// ([`Index::word`]).
+    word: u64,
+    /// The block's offset.
+    offset: u64,
+    /// The block's size (blocks are at most `MAX_BLOCK_BYTES`; larger is corruption).
+    size_bytes: u32,
+    /// The separator is `keys[key_start..key_end]`.
+    key_start: u32,
+    key_end: u32,
+}
+
+/// A decoded index: one [`Slot`] per data block, separators stored back to back.
+///
+/// The words order like the separators they come from: every separator's user key starts with
+/// the same `skip` bytes (the common prefix of the first and last), and for keys sharing a
+/// prefix, cutting both after eight more bytes and padding with zeros keeps `a <= b` (zero is the
+/// smallest byte), so a word strictly below another belongs to a strictly smaller separator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Index {
+    slots: Vec<Slot>,
     keys: Vec<u8>,
-    /// `key_ends[i]` is one past the last byte of separator `i` in `keys`.
-    key_ends: Vec<usize>,
-    handles: Vec<BlockHandle>,
+    /// Length of the user-key prefix every separator shares.
+    skip: usize,
 }
 
 impl Index {
     /// Decodes an index block's payload, checking that separators strictly increase. Errors are
     /// relative to the block.
     pub(crate) fn decode(payload: &[u8]) -> Result<Index> {
-        let mut index = Index { keys: Vec::new(), key_ends: Vec::new(), handles: Vec::new() };
+        let mut index = Index { slots: Vec::new(), keys: Vec::new(), skip: 0 };
         block::for_each_entry(payload, HashIndex::Forbidden, |key, value, at| {
             if let Some(prev) = index.len().checked_sub(1).map(|i| index.key(i))
                 && compare_internal(prev, key) != Ordering::Less
             {
                 return Err(block::corrupt("index separators not increasing", at));
             }
-            let handle = BlockHandle::decode_varint(value).map_err(|_| block::corrupt("bad index block handle", at))?;
+            let bad_handle = || block::corrupt("bad index block handle", at);
+            let handle = BlockHandle::decode_varint(value).map_err(|_| bad_handle())?;
+            let size_bytes = u32::try_from(handle.size_bytes).map_err(|_| bad_handle())?;
+            // The payload is a block, so offsets into a copy of its keys fit 32 bits.
+            let key_start = u32::try_from(index.keys.len()).map_err(|_| bad_handle())?;
             index.keys.extend_from_slice(key);
-            index.key_ends.push(index.keys.len());
-            index.handles.push(handle);
+            let key_end = u32::try_from(index.keys.len()).map_err(|_| bad_handle())?;
+            index.slots.push(Slot { word: 0, offset: handle.offset, size_bytes, key_start, key_end });
             Ok(())
         })?;
+        if let (Some(first), Some(last)) = (index.slots.first(), index.slots.last()) {
+            let (first, last) = (index.key_at(first), index.key_at(last));
+            index.skip = common_prefix_len(user_key(first), user_key(last));
+        }
+        for i in 0..index.slots.len() {
+            index.slots[i].word = Self::word(user_key(index.key_at(&index.slots[i])), index.skip);
+        }
         Ok(index)
+    }
+
+    /// Bytes `skip .. skip + 8` of `user_key`, zero-padded, as a big-endian word.
+    #[inline]
+    fn word(user_key: &[u8], skip: usize) -> u64 {
+        let mut w = [0u8; 8];
+        let rest = user_key.get(skip..).unwrap_or_default();
+        let n = rest.len().min(8);
+        w[..n].copy_from_slice(&rest[..n]);
+        u64::from_be_bytes(w)
     }
 
     /// Number of data blocks.
     pub(crate) fn len(&self) -> usize {
-        self.handles.len()
+        self.slots.len()
+    }
+
+    #[inline]
+    fn key_at(&self, slot: &Slot) -> &[u8] {
+        &self.keys[slot.key_start as usize..slot.key_end as usize]
     }
 
     /// Separator `i`. REQUIRES: `i < len()`.
     #[inline]
     pub(crate) fn key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.key_ends[i - 1] };
-        &self.keys[start..self.key_ends[i]]
+        self.key_at(&self.slots[i])
     }
 
     /// Handle of data block `i`. REQUIRES: `i < len()`.
     #[inline]
     pub(crate) fn handle(&self, i: usize) -> BlockHandle {
-        self.handles[i]
+        let s = &self.slots[i];
+        BlockHandle { offset: s.offset, size_bytes: u64::from(s.size_bytes) }
+    }
+
+    /// The word `target` is compared by, or `None` when its user key does not start with the
+    /// prefix every separator shares (then only whole keys decide).
+    #[inline]
+    fn target_word(&self, target: &[u8]) -> Option<u64> {
+        let first = self.slots.first()?;
+        let (t, shared) = (user_key(target), &user_key(self.key_at(first))[..self.skip]);
+        t.starts_with(shared).then(|| Self::word(t, self.skip))
+    }
+
+    /// True if separator `i` sorts before `target`, whose word is `word` (if it has one).
+    #[inline]
+    fn is_before(&self, i: usize, target: &[u8], word: Option<u64>) -> bool {
+        let slot = &self.slots[i];
+        match word {
+            Some(w) if slot.word != w => slot.word < w,
+            _ => compare_internal(self.key_at(slot), target) == Ordering::Less,
+        }
     }
 
     /// The first block whose separator is `>= target`, i.e. the only block that can hold the
     /// first entry `>= target` unless `target` is past its last key; `len()` if none.
     #[inline]
     pub(crate) fn find(&self, target: &[u8]) -> usize {
-        // NB: first searching a dense array of 8-byte key prefixes with `partition_point` (with the
-        // word compare noted at `compare_internal`) measured 10 % slower on readrandom
-        // (docs/benchmarks.md#read-path-changes): that search is branch-free, so each probe's load
+        // NB: the search must stay branchy. Searching with conditional moves (a dense array of
+        // prefixes with `partition_point`, or a branch-free key compare) measured up to 10 %
+        // slower on readrandom (docs/benchmarks.md#read-path-changes): each probe's load then
         // waits for the previous one instead of being speculated.
+        let word = self.target_word(target);
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if compare_internal(self.key(mid), target) == Ordering::Less {
+            if self.is_before(mid, target, word) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -146,40 +216,30 @@ impl Index {
 
     /// [`Index::find`] for every target at once: `out[k] = find(targets[k])`. The binary
     /// searches advance in lockstep, one probe per target per round, and each round first
-    /// prefetches the separators it is about to compare, so the cache misses of all targets
-    /// overlap instead of following one another (an index larger than the caches costs one
-    /// miss per probe).
+    /// prefetches the slots it is about to compare, so the cache misses of all targets overlap
+    /// instead of following one another (an index larger than the caches costs one miss per
+    /// probe).
     pub(crate) fn find_many(&self, targets: &[&[u8]], out: &mut Vec<usize>) {
         out.clear();
         out.resize(targets.len(), 0);
+        let words: Vec<Option<u64>> = targets.iter().map(|t| self.target_word(t)).collect();
         let mut hi = vec![self.len(); targets.len()];
         let mid = |lo: usize, hi: usize| lo + (hi - lo) / 2;
         loop {
             let mut active = false;
             for (k, &h) in hi.iter().enumerate() {
                 if out[k] < h {
-                    let m = mid(out[k], h);
-                    prefetch_value(&self.key_ends[m]);
-                    if m > 0 {
-                        prefetch_value(&self.key_ends[m - 1]);
-                    }
+                    prefetch_value(&self.slots[mid(out[k], h)]);
                     active = true;
                 }
             }
             if !active {
                 return;
             }
-            for (k, &h) in hi.iter().enumerate() {
-                if out[k] < h {
-                    let m = mid(out[k], h);
-                    let start = if m == 0 { 0 } else { self.key_ends[m - 1] };
-                    prefetch(&self.keys, start);
-                }
-            }
             for (k, h) in hi.iter_mut().enumerate() {
                 if out[k] < *h {
                     let m = mid(out[k], *h);
-                    if compare_internal(self.key(m), targets[k]) == Ordering::Less {
+                    if self.is_before(m, targets[k], words[k]) {
                         out[k] = m + 1;
                     } else {
                         *h = m;
@@ -193,14 +253,15 @@ impl Index {
     /// block can hold an envelope trailer. Errors are relative to the index block.
     pub(crate) fn check_tiling(&self, data_start: u64, data_end: u64) -> Result<()> {
         let mut expected = data_start;
-        for (i, h) in self.handles.iter().enumerate() {
+        for i in 0..self.len() {
+            let h = self.handle(i);
             let fits = h.size_bytes >= cairn_base::envelope::TRAILER_BYTES as u64;
             if h.offset != expected || !fits || h.end().is_none_or(|end| end > data_end) {
                 return Err(Error::corruption("", 0, format!("index handle {i} does not tile the data region")));
             }
             expected = h.offset + h.size_bytes;
         }
-        if expected != data_end || self.handles.is_empty() {
+        if expected != data_end || self.slots.is_empty() {
             return Err(Error::corruption("", 0, "data blocks do not fill the data region"));
         }
         Ok(())
@@ -245,11 +306,14 @@ mod tests {
     proptest! {
         #[test]
         fn index_round_trips_and_finds(
+            shared in prop::collection::vec(0u8..4, 0..10),
             users in prop::collection::btree_set(prop::collection::vec(0u8..4, 0..12), 2..40),
-            probes in prop::collection::vec((prop::collection::vec(0u8..4, 0..12), 0u64..10), 0..20),
+            probes in prop::collection::vec((any::<bool>(), prop::collection::vec(0u8..4, 0..12), 0u64..10), 0..20),
         ) {
-            // Blocks of one key each: separators must fall between neighbours.
-            let keys: Vec<Vec<u8>> = users.iter().map(|u| ik(u, 5)).collect();
+            // Blocks of one key each: separators must fall between neighbours. Every key starts
+            // with `shared` (the words then skip it); probes may or may not.
+            let with_shared = |u: &[u8]| [&shared[..], u].concat();
+            let keys: Vec<Vec<u8>> = users.iter().map(|u| ik(&with_shared(u), 5)).collect();
             let mut b = IndexBuilder::new();
             for (i, k) in keys.iter().enumerate() {
                 b.add(k, keys.get(i + 1).map(|n| &n[..]), BlockHandle { offset: i as u64, size_bytes: 1 });
@@ -263,8 +327,8 @@ mod tests {
                     prop_assert!(compare_internal(index.key(i), next) == Ordering::Less);
                 }
             }
-            for (u, s) in probes {
-                let t = ik(&u, s);
+            for (prefixed, u, s) in probes {
+                let t = if prefixed { ik(&with_shared(&u), s) } else { ik(&u, s) };
                 let first_ge = keys.iter().position(|k| compare_internal(k, &t) != Ordering::Less).unwrap_or(keys.len());
                 let found = index.find(&t);
                 let mut many = Vec::new();

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use cairn_base::coding::{get_u32_at, get_varint, put_u32, put_varint};
 use cairn_base::hash::key_hash;
 use cairn_base::key::{TRAILER_BYTES, ValueKind, compare_internal, user_key};
+use cairn_base::prefetch::prefetch;
 use cairn_base::{Error, Result};
 
 /// Bytes of the `num_restarts` field at the end of a block.
@@ -406,6 +407,17 @@ pub(crate) fn seek_ge_from(
     key: &mut Vec<u8>,
 ) -> Result<Option<Pos>> {
     let mut offset = layout.restart(data, interval)?;
+    // The scan reads the interval's entries in order, each a likely cache miss on first touch:
+    // ask for all its lines at once so the misses overlap (at most 8 lines; the next restart
+    // point sits beside this one in the block's tail).
+    let end = match interval + 1 < layout.num_restarts {
+        true => layout.restart(data, interval + 1).unwrap_or(offset),
+        false => layout.restarts_offset,
+    };
+    let next_line = offset + 64 - (data.as_ptr() as usize + offset) % 64;
+    for line in (next_line..end.min(offset + 512)).step_by(64) {
+        prefetch(data, line);
+    }
     key.clear();
     while offset < layout.restarts_offset {
         let entry = decode_entry(data, offset, layout.restarts_offset)?;

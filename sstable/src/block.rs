@@ -287,6 +287,22 @@ impl Layout {
         self.restart(data, i)
     }
 
+    /// Prefetches the lines of restart interval `i`, which starts at `offset`, after the first
+    /// (at most 8). A scan reads the interval's entries in order, each line a likely cache miss
+    /// on first touch; asked for at once, the misses overlap. The next restart point sits beside
+    /// this one in the block's tail. REQUIRES: `i < num_restarts`, `offset` its restart point.
+    #[inline]
+    pub(crate) fn prefetch_interval(&self, data: &[u8], i: usize, offset: usize) {
+        let end = match i + 1 < self.num_restarts {
+            true => self.restart(data, i + 1).unwrap_or(offset),
+            false => self.restarts_offset,
+        };
+        let next_line = offset + 64 - (data.as_ptr() as usize + offset) % 64;
+        for line in (next_line..end.min(offset + 512)).step_by(64) {
+            prefetch(data, line);
+        }
+    }
+
     /// Offset of restart point `i`, checked to lie among the entries. REQUIRES: `i < num_restarts`.
     #[inline]
     fn restart(&self, data: &[u8], i: usize) -> Result<usize> {
@@ -407,17 +423,7 @@ pub(crate) fn seek_ge_from(
     key: &mut Vec<u8>,
 ) -> Result<Option<Pos>> {
     let mut offset = layout.restart(data, interval)?;
-    // The scan reads the interval's entries in order, each a likely cache miss on first touch:
-    // ask for all its lines at once so the misses overlap (at most 8 lines; the next restart
-    // point sits beside this one in the block's tail).
-    let end = match interval + 1 < layout.num_restarts {
-        true => layout.restart(data, interval + 1).unwrap_or(offset),
-        false => layout.restarts_offset,
-    };
-    let next_line = offset + 64 - (data.as_ptr() as usize + offset) % 64;
-    for line in (next_line..end.min(offset + 512)).step_by(64) {
-        prefetch(data, line);
-    }
+    layout.prefetch_interval(data, interval, offset);
     key.clear();
     while offset < layout.restarts_offset {
         let entry = decode_entry(data, offset, layout.restarts_offset)?;

@@ -531,7 +531,7 @@ impl Table {
             && let Ok(offset) = layout.restart_offset(payload, r)
         {
             prefetch(payload, offset);
-            prefetch(payload, offset + 64);
+            layout.prefetch_interval(payload, r, offset);
         }
     }
 

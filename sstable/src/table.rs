@@ -799,6 +799,9 @@ impl InternalIterator for TableIter {
                 it.block = None;
                 return Ok(());
             }
+            // As in point lookups, fetch both tail lines of the block at once. Not on the block
+            // changes of a scan: there the hardware's sequential prefetching does better alone.
+            it.table.touch_block(i);
             it.load(i)?;
             it.block_mut().seek(target)?;
             it.skip_forward()

@@ -7,11 +7,13 @@
 //! named by a pinned super-version stay open and their files stay on disk (INV-FILE-1).
 //!
 //! Point reads pin through [`SvSlots`]: one cache-padded slot per thread (by a thread-local
-//! index), holding that thread's clone of the current super-version. A read locks only its own
-//! slot — no shared cache line is written in steady state — and an install empties every slot,
-//! so a slot never pins an old super-version past the next read through it.
+//! index), holding that thread's clone of the current super-version. A read takes its slot's
+//! clone with one compare-exchange and puts it back with a store, without a lock and without
+//! writing a cache line another core uses; an install bumps an epoch and empties every slot
+//! (waiting for the reads in flight), and a read that still finds a clone pinned before the last
+//! install reloads, so no slot pins an old super-version past the install's sweep.
 //!
-//! `SvSlots` takes its locks (and, under loom, its thread-local slot index) from
+//! `SvSlots` takes its atomics (and, under loom, its thread-local slot index) from
 //! `crate::sync`; the loom model at the bottom checks that a reader pinning through a slot,
 //! an installer publishing and clearing, and a deleter applying the deferred-deletion rule of
 //! `VersionSet::delete_unreferenced` never let a reader see a deleted table, and that no slot
@@ -20,6 +22,7 @@
 //! `Weak::strong_count`, which loom's `Arc` lacks.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use cairn_base::{Error, FileNum, Result, SeqNum};
@@ -28,7 +31,7 @@ use cairn_sstable::Table;
 use crossbeam::utils::CachePadded;
 
 use crate::memtable::MemTable;
-use crate::sync::{AtomicUsize, Mutex, Ordering, thread_local};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, fence, seqcst_after_rmw, spin_wait, thread_local};
 
 /// A sealed memtable and the WAL file holding its writes.
 #[derive(Debug)]
@@ -166,17 +169,46 @@ loom::lazy_static! {
     static ref NEXT_THREAD_SLOT: AtomicUsize = AtomicUsize::new(0);
 }
 
-thread_local! {
-    static THREAD_SLOT: usize = NEXT_THREAD_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+/// This thread's slot and the number of reads it has started (for [`SvSlots::with`]'s tags).
+struct ThreadSlot {
+    index: usize,
+    reads: std::cell::Cell<usize>,
 }
 
-/// One thread's pinned clone of the current super-version (`None` after an install).
-type Slot<T> = CachePadded<Mutex<Option<Arc<T>>>>;
+thread_local! {
+    static THREAD_SLOT: ThreadSlot = ThreadSlot {
+        index: NEXT_THREAD_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS,
+        reads: std::cell::Cell::new(0),
+    };
+}
+
+/// True if a slot word is a read's tag (odd), not a pointer (an `Arc`'s value is aligned to at
+/// least 4 bytes) or null.
+fn is_tag<T>(word: *mut T) -> bool {
+    word.addr() & 1 == 1
+}
+
+/// One thread's pinned clone of the current super-version.
+struct Slot<T> {
+    /// Null (nothing pinned), a pointer from `Arc::into_raw` whose strong count the slot owns, or,
+    /// while a read through the slot runs, that read's tag: an odd number unique to the read
+    /// among recent ones (the thread's read count, shifted), so [`SvSlots::clear`] can tell the
+    /// read it waits for from a later one.
+    sv: AtomicPtr<T>,
+    /// The install epoch the pinned super-version was loaded at. Read and written only by the
+    /// read holding the slot (the one whose tag is in `sv`), so `Relaxed` suffices: the slot
+    /// word's compare-exchange and store hand ownership from one read to the next.
+    epoch: AtomicUsize,
+}
 
 /// Per-thread pinned clones of the current super-version (see the module docs). Generic only
 /// so the loom model can pin a stand-in; the engine uses `SvSlots<SuperVersion>`.
 pub(crate) struct SvSlots<T = SuperVersion> {
-    slots: Box<[Slot<T>]>,
+    slots: Box<[CachePadded<Slot<T>>]>,
+    /// Bumped by every [`SvSlots::clear`]; a slot pinned at an older epoch is stale.
+    epoch: AtomicUsize,
+    /// The slots own `Arc<T>`s: be `Send`/`Sync` only when those are.
+    _owns: PhantomData<Arc<T>>,
 }
 
 impl<T> std::fmt::Debug for SvSlots<T> {
@@ -185,28 +217,217 @@ impl<T> std::fmt::Debug for SvSlots<T> {
     }
 }
 
+/// Puts a read's super-version back into its slot when the read ends, panicking or not.
+struct Restore<'a, T> {
+    slot: &'a Slot<T>,
+    sv: Option<Arc<T>>,
+}
+
+impl<T> Drop for Restore<'_, T> {
+    fn drop(&mut self) {
+        let sv = self.sv.take().map_or(std::ptr::null_mut(), |sv| Arc::into_raw(sv).cast_mut());
+        // Release: the next owner of the slot (this thread's next read, or `clear`) sees the
+        // super-version and the epoch as this read left them.
+        self.slot.sv.store(sv, Ordering::Release);
+    }
+}
+
 impl<T> SvSlots<T> {
     pub fn new() -> SvSlots<T> {
-        SvSlots { slots: (0..SLOTS).map(|_| CachePadded::new(Mutex::new(None))).collect() }
+        let slot = || CachePadded::new(Slot { sv: AtomicPtr::new(std::ptr::null_mut()), epoch: AtomicUsize::new(0) });
+        SvSlots { slots: (0..SLOTS).map(|_| slot()).collect(), epoch: AtomicUsize::new(0), _owns: PhantomData }
     }
 
     /// Runs `f` on this thread's pinned super-version, loading `current()` into the slot when
-    /// it is empty.
+    /// it is empty or was pinned before the last [`SvSlots::clear`].
+    ///
+    /// Steady state costs one compare-exchange and one store on this thread's own cache line,
+    /// and no lock: the compare-exchange takes the slot's super-version out (leaving the read's
+    /// tag), the store puts it back. A thread whose slot is held by another thread's read (more
+    /// threads than slots), or was emptied by an install at this instant, reads through a fresh
+    /// clone instead.
     #[inline]
+    #[expect(unsafe_code, reason = "slots hold raw Arc pointers; see docs/unsafe.md")]
     pub fn with<R>(&self, current: impl FnOnce() -> Arc<T>, f: impl FnOnce(&T) -> R) -> R {
-        let slot = &self.slots[THREAD_SLOT.with(|s| *s)];
-        let mut pinned = slot.lock();
-        let sv = pinned.get_or_insert_with(current);
-        f(sv)
+        let (index, reads) = THREAD_SLOT.with(|t| {
+            let reads = t.reads.get().wrapping_add(1);
+            t.reads.set(reads);
+            (t.index, reads)
+        });
+        let slot = &self.slots[index];
+        let tag: *mut T = std::ptr::without_provenance_mut(reads << 1 | 1);
+        let taken = slot.sv.load(Ordering::Relaxed);
+        // SeqCst (with the load of `epoch` below): see `clear` for why a read that starts after
+        // an install's sweep looked at this slot must see that install's epoch.
+        if is_tag(taken) || slot.sv.compare_exchange(taken, tag, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            return f(&current());
+        }
+        seqcst_after_rmw();
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        // SAFETY: a slot holds null, a tag, or a pointer from `Arc::into_raw` whose strong count
+        // the slot owns (`Restore::drop`); the compare-exchange above replaced that pointer by
+        // this read's tag, making this thread the only owner of its count.
+        let pinned = (!taken.is_null()).then(|| unsafe { Arc::from_raw(taken) });
+        let sv = match pinned {
+            Some(sv) if slot.epoch.load(Ordering::Relaxed) == epoch => sv,
+            // Empty, or pinned before the last install. The epoch was read before `current()`,
+            // so an install racing with this line makes the next read reload again: never stale.
+            _ => {
+                slot.epoch.store(epoch, Ordering::Relaxed);
+                current()
+            }
+        };
+        let restore = Restore { slot, sv: Some(sv) };
+        f(restore.sv.as_deref().expect("set just above"))
     }
 
-    /// Empties every slot. REQUIRES: called after the new super-version was published, so a
-    /// slot refilled after this sees it.
+    /// Empties every slot, so that no slot pins a super-version older than the one just
+    /// published. REQUIRES: called after the new super-version was published, so a slot refilled
+    /// after this sees it.
+    ///
+    /// A slot held by a read is waited for until its word changes: the read put its
+    /// super-version back (emptied here), or a later read took the slot. That later read sees
+    /// the new epoch and reloads by itself: this sweep's load of the slot read a value older
+    /// than the later read's compare-exchange, so in the single total order of `SeqCst`
+    /// operations the epoch bump (and the fence after it) come before that compare-exchange, and
+    /// the read's `SeqCst` load of the epoch after it. (With fences on both sides, as in the
+    /// loom build: had the read's fence come first, this sweep's load would have seen its tag.)
+    /// The wait is at most as long as the longest read in flight: tags change with every read.
     pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // Empty the idle slots first, then wait for the busy ones all together, so a sweep waits
+        // for the longest read in flight rather than for the sum of them.
+        let mut busy = Vec::new();
         for slot in self.slots.iter() {
-            let old = slot.lock().take();
-            drop(old);
+            let cur = slot.sv.load(Ordering::SeqCst);
+            if is_tag(cur) {
+                busy.push((slot, cur));
+            } else {
+                Self::empty(slot, cur);
+            }
         }
+        while !busy.is_empty() {
+            spin_wait();
+            busy.retain(|&(slot, tag)| {
+                let cur = slot.sv.load(Ordering::SeqCst);
+                if cur == tag {
+                    return true;
+                }
+                if !is_tag(cur) {
+                    Self::empty(slot, cur);
+                }
+                false
+            });
+        }
+    }
+
+    /// Takes `cur` (null or a pinned pointer, just loaded from `slot`) out of `slot`, unless the
+    /// slot changed since: then a read took it, and that read sees the new epoch (see `clear`).
+    #[expect(unsafe_code, reason = "slots hold raw Arc pointers; see docs/unsafe.md")]
+    fn empty(slot: &Slot<T>, cur: *mut T) {
+        if !cur.is_null()
+            && slot.sv.compare_exchange(cur, std::ptr::null_mut(), Ordering::SeqCst, Ordering::SeqCst).is_ok()
+        {
+            // SAFETY: the compare-exchange moved the slot's strong count to this thread (see
+            // `with`).
+            drop(unsafe { Arc::from_raw(cur) });
+        }
+    }
+}
+
+impl<T> Drop for SvSlots<T> {
+    #[expect(unsafe_code, reason = "slots hold raw Arc pointers; see docs/unsafe.md")]
+    fn drop(&mut self) {
+        for slot in self.slots.iter() {
+            let cur = slot.sv.swap(std::ptr::null_mut(), Ordering::Acquire);
+            if !cur.is_null() && !is_tag(cur) {
+                // SAFETY: `&mut self`: no read is running, so the slot owns this strong count.
+                drop(unsafe { Arc::from_raw(cur) });
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod slot_tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{SLOTS, SvSlots};
+
+    #[test]
+    fn a_slot_pins_one_clone_until_cleared() {
+        let slots = SvSlots::<u32>::new();
+        let current = Arc::new(7);
+        let loads = AtomicUsize::new(0);
+        let load = || {
+            loads.fetch_add(1, Ordering::Relaxed);
+            current.clone()
+        };
+        for _ in 0..3 {
+            assert_eq!(slots.with(load, |v| *v), 7);
+        }
+        assert_eq!(loads.load(Ordering::Relaxed), 1, "steady-state reads reuse the pinned clone");
+        assert_eq!(Arc::strong_count(&current), 2, "the slot holds one clone");
+        slots.clear();
+        assert_eq!(Arc::strong_count(&current), 1, "clear releases it");
+        slots.with(load, |_| ());
+        assert_eq!(loads.load(Ordering::Relaxed), 2, "the read after an install reloads");
+        drop(slots);
+        assert_eq!(Arc::strong_count(&current), 1, "dropping the slots releases what they pin");
+    }
+
+    #[test]
+    fn a_panicking_read_puts_its_super_version_back() {
+        let slots = SvSlots::<u32>::new();
+        let current = Arc::new(1);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slots.with(|| current.clone(), |_| panic!("a read fails"));
+        }));
+        assert!(r.is_err());
+        assert_eq!(Arc::strong_count(&current), 2, "the slot holds its clone again, not in use");
+        slots.clear(); // would wait forever on a slot left in use
+        assert_eq!(Arc::strong_count(&current), 1);
+    }
+
+    #[test]
+    fn more_threads_than_slots_read_the_latest_install() {
+        let slots = Arc::new(SvSlots::<u64>::new());
+        let current = Arc::new(parking_lot::Mutex::new(Arc::new(0u64)));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // More threads than slots, so some share one; each yields between reads, as a thread
+        // with anything else to do would (the test machine may have two cores).
+        let readers: Vec<_> = (0..SLOTS + 8)
+            .map(|_| {
+                let (slots, current, stop) = (slots.clone(), current.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut last = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let seen = slots.with(|| current.lock().clone(), |v| *v);
+                        assert!(seen >= last, "a read went back from {last} to {seen}");
+                        last = seen;
+                        std::thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let mut installed = Vec::new();
+        for v in 1..=20u64 {
+            let sv = Arc::new(v);
+            installed.push(Arc::downgrade(&sv));
+            *current.lock() = sv;
+            slots.clear();
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().expect("readers do not panic");
+        }
+        assert_eq!(slots.with(|| current.lock().clone(), |v| *v), 20);
+        slots.clear();
+        let pinned: Vec<usize> = installed.iter().map(std::sync::Weak::strong_count).collect();
+        assert_eq!(pinned[..19], [0; 19], "no slot still pins a replaced install");
+        assert_eq!(pinned[19], 1, "only `current` holds the last one");
     }
 }
 

@@ -15,16 +15,38 @@
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Condvar, Mutex};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
 #[cfg(not(loom))]
 pub(crate) use std::thread_local;
 
 #[cfg(loom)]
 pub(crate) use self::loom_shim::{Condvar, Mutex};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
+
+/// Orders a `SeqCst` read-modify-write before the `SeqCst` load that follows it, for loom.
+///
+/// The C++20 memory model already puts the two in one total order with every other `SeqCst`
+/// operation, and on x86-64 and AArch64 the pair costs just the RMW (a plain load follows it).
+/// loom treats `SeqCst` accesses as `AcqRel` (it would report executions no real machine can
+/// produce), but models `fence(SeqCst)`, so under loom this is that fence, and nothing
+/// otherwise.
+#[inline(always)]
+pub(crate) fn seqcst_after_rmw() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
+
+/// One step of waiting for another thread to finish a short critical section.
+#[inline]
+pub(crate) fn spin_wait() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
 
 /// Marks memory that one thread initializes with plain writes and other threads later read
 /// after following an atomic pointer to it (a skiplist node). Zero-sized and free in a normal

@@ -386,7 +386,13 @@ impl Run {
         self.db = None;
         self.db = self.ok(self.options().open(DIR), "open after drop");
         if self.db.is_some() {
-            self.expect_contents(std::slice::from_ref(&self.model), "a drop without close");
+            // As after a clean reopen: an armed read fault may fire in this scan (how many I/O
+            // calls come first depends on background timing); a typed error is then fine, and
+            // `step` reopens with faults cleared and checks the contents. Wrong pairs never are.
+            let model = self.model.entries();
+            if let Some(pairs) = self.ok(collect_all(self.db().iter()), "scan after a drop without close") {
+                assert!(pairs == model, "after a drop without close the database differs from the model");
+            }
         }
         None
     }

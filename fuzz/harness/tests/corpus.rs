@@ -112,6 +112,25 @@ fn db_ops_corpus() {
     replay("db_ops", cairn_fuzz_harness::db_ops);
 }
 
+/// Reproducers whose failure depended on background timing (how many I/O calls a flush or
+/// compaction made before an armed fault): each failed about one run in six before its fix, so
+/// they replay many times here (the chance that 20 runs all miss is under 3 %).
+#[test]
+fn timing_dependent_db_ops_regressions_replay_many_times() {
+    let dir = fuzz_dir().join("regressions").join("db_ops");
+    let files: Vec<PathBuf> = files_in(&dir)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("read-fault-armed-across-a-drop")))
+        .collect();
+    assert_eq!(files.len(), 2, "the drop-without-close reproducers are in {}", dir.display());
+    for file in &files {
+        let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for _ in 0..20 {
+            cairn_fuzz_harness::db_ops(&data);
+        }
+    }
+}
+
 #[test]
 fn every_target_has_a_corpus_and_a_fuzz_target() {
     for (target, _) in cairn_fuzz_harness::TARGETS {

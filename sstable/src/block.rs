@@ -287,6 +287,21 @@ impl Layout {
         self.restart(data, i)
     }
 
+    /// Prefetches the key of every restart point of a block with at most
+    /// [`PREFETCH_RESTARTS_MAX`] of them. A binary search over the restart keys reads them one
+    /// after another, each a likely miss on a block's first touch; asked for at once, the misses
+    /// overlap.
+    #[inline]
+    pub(crate) fn prefetch_restart_keys(&self, data: &[u8]) {
+        if self.num_restarts <= PREFETCH_RESTARTS_MAX {
+            for r in 0..self.num_restarts {
+                if let Ok(offset) = self.restart(data, r) {
+                    prefetch(data, offset);
+                }
+            }
+        }
+    }
+
     /// Prefetches the lines of restart interval `i`, which starts at `offset`, after the first
     /// (at most 8). A scan reads the interval's entries in order, each line a likely cache miss
     /// on first touch; asked for at once, the misses overlap. The next restart point sits beside
@@ -403,15 +418,7 @@ const PREFETCH_RESTARTS_MAX: usize = 16;
 #[inline]
 pub(crate) fn seek_ge(data: &[u8], layout: Layout, target: &[u8], key: &mut Vec<u8>) -> Result<Option<Pos>> {
     debug_assert!(target.len() >= TRAILER_BYTES);
-    // The binary search reads restart keys one after another, each a likely miss on a block's
-    // first touch: in a small block, ask for all of them at once so the misses overlap.
-    if layout.num_restarts <= PREFETCH_RESTARTS_MAX {
-        for r in 0..layout.num_restarts {
-            if let Ok(offset) = layout.restart(data, r) {
-                prefetch(data, offset);
-            }
-        }
-    }
+    layout.prefetch_restart_keys(data);
     // Invariant: restart `lo` is the first restart, or its key is < target.
     let (mut lo, mut hi) = (0, layout.num_restarts - 1);
     while lo < hi {

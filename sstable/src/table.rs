@@ -517,7 +517,8 @@ impl Table {
     }
 
     /// Prefetches the entry where a point lookup of the key hashing to `hash` will start in data
-    /// block `i`, when the block is mapped, raw and has a hash index. Reads only the block's tail
+    /// block `i` (or, without a hash index or on a collision, the block's restart keys), when the
+    /// block is mapped and raw. Reads only the block's tail
     /// (prefetched by [`Table::touch_block`]); a damaged block is left for the search to report.
     fn touch_entry(&self, i: usize, hash: u64) {
         let Some(sealed) = self.mapped_sealed(i) else { return };
@@ -526,12 +527,17 @@ impl Table {
             return;
         }
         let payload = &sealed[..payload_len];
-        if let Ok(layout) = Layout::parse(payload, self.hash_index)
-            && let Ok(Probe::Interval(r)) = layout.probe(payload, hash)
-            && let Ok(offset) = layout.restart_offset(payload, r)
-        {
-            prefetch(payload, offset);
-            layout.prefetch_interval(payload, r, offset);
+        let Ok(layout) = Layout::parse(payload, self.hash_index) else { return };
+        match layout.probe(payload, hash) {
+            Ok(Probe::Interval(r)) => {
+                if let Ok(offset) = layout.restart_offset(payload, r) {
+                    prefetch(payload, offset);
+                    layout.prefetch_interval(payload, r, offset);
+                }
+            }
+            // A collision (or no hash index): the search will binary-search the restart keys.
+            Ok(Probe::Search) => layout.prefetch_restart_keys(payload),
+            Ok(Probe::Absent) | Err(_) => {}
         }
     }
 

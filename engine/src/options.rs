@@ -123,7 +123,7 @@ impl Options {
     );
     setter!(
         /// Give each new data block a hash index (default `true`): a point read jumps to its key's
-        /// restart interval instead of binary-searching the block, for about 1.3 bytes per key
+        /// restart interval instead of binary-searching the block, for about 2 bytes per key
         /// (docs/format/sstable.md#data-block-hash-index, docs/benchmarks.md). Scans do not use it.
         data_block_hash_index: bool
     );

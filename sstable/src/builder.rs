@@ -61,7 +61,7 @@ pub struct TableOptions {
     pub compression: Compression,
     /// Give each data block a hash index (format 2, docs/format/sstable.md#data-block-hash-index):
     /// point lookups jump to the key's restart interval instead of binary-searching, for about
-    /// 1.3 bytes per distinct user key.
+    /// 2 bytes per distinct user key.
     pub data_block_hash_index: bool,
 }
 

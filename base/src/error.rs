@@ -50,7 +50,10 @@ pub enum Error {
         /// The failure that poisoned the database.
         cause: Arc<Error>,
     },
-    /// Another handle (this process or another) holds the directory's lock file.
+    /// Another handle (this process or another) holds the directory's lock file. On Unix the lock
+    /// is an `flock`, held by the open file: a child process forked while a handle was open keeps
+    /// it until the child calls `exec` (or exits), so reopening right after dropping a handle can
+    /// briefly see `Locked` in a process that spawns children concurrently.
     Locked {
         /// The lock file.
         path: PathBuf,

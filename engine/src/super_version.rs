@@ -413,7 +413,8 @@ mod slot_tests {
             })
             .collect();
         let mut installed = Vec::new();
-        for v in 1..=20u64 {
+        let installs: u64 = if cfg!(miri) { 3 } else { 20 };
+        for v in 1..=installs {
             let sv = Arc::new(v);
             installed.push(Arc::downgrade(&sv));
             *current.lock() = sv;
@@ -423,11 +424,12 @@ mod slot_tests {
         for r in readers {
             r.join().expect("readers do not panic");
         }
-        assert_eq!(slots.with(|| current.lock().clone(), |v| *v), 20);
+        assert_eq!(slots.with(|| current.lock().clone(), |v| *v), installs);
         slots.clear();
         let pinned: Vec<usize> = installed.iter().map(std::sync::Weak::strong_count).collect();
-        assert_eq!(pinned[..19], [0; 19], "no slot still pins a replaced install");
-        assert_eq!(pinned[19], 1, "only `current` holds the last one");
+        let (last, replaced) = pinned.split_last().expect("at least one install");
+        assert!(replaced.iter().all(|&n| n == 0), "a slot still pins a replaced install: {pinned:?}");
+        assert_eq!(*last, 1, "only `current` holds the last one");
     }
 }
 

@@ -182,8 +182,9 @@ thread_local! {
     };
 }
 
-/// True if a slot word is a read's tag (odd), not a pointer (an `Arc`'s value is aligned to at
-/// least 4 bytes) or null.
+/// True if a slot word is a read's tag (odd), not null or a pointer from `Arc::into_raw` (the
+/// value follows the two reference counts in an allocation aligned for them, so its address is a
+/// multiple of `usize`'s alignment, hence even).
 fn is_tag<T>(word: *mut T) -> bool {
     word.addr() & 1 == 1
 }
@@ -268,17 +269,19 @@ impl<T> SvSlots<T> {
         // the slot owns (`Restore::drop`); the compare-exchange above replaced that pointer by
         // this read's tag, making this thread the only owner of its count.
         let pinned = (!taken.is_null()).then(|| unsafe { Arc::from_raw(taken) });
+        // From here on the slot is put back whatever happens, `current()` panicking included.
+        let mut restore = Restore { slot, sv: None };
         let sv = match pinned {
             Some(sv) if slot.epoch.load(Ordering::Relaxed) == epoch => sv,
             // Empty, or pinned before the last install. The epoch was read before `current()`,
             // so an install racing with this line makes the next read reload again: never stale.
             _ => {
+                drop(pinned);
                 slot.epoch.store(epoch, Ordering::Relaxed);
                 current()
             }
         };
-        let restore = Restore { slot, sv: Some(sv) };
-        f(restore.sv.as_deref().expect("set just above"))
+        f(restore.sv.insert(sv))
     }
 
     /// Empties every slot, so that no slot pins a super-version older than the one just
@@ -389,6 +392,13 @@ mod slot_tests {
         assert_eq!(Arc::strong_count(&current), 2, "the slot holds its clone again, not in use");
         slots.clear(); // would wait forever on a slot left in use
         assert_eq!(Arc::strong_count(&current), 1);
+        // The same when loading the super-version itself panics.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slots.with(|| panic!("loading fails"), |_: &u32| ());
+        }));
+        assert!(r.is_err());
+        slots.clear();
+        assert_eq!(slots.with(|| current.clone(), |v| *v), 1, "the slot works again");
     }
 
     #[test]

@@ -89,7 +89,7 @@ struct Slot {
     word: u64,
     /// The block's offset.
     offset: u64,
-    /// The block's size (blocks are at most `MAX_BLOCK_BYTES`; larger is corruption).
+    /// The block's size (a handle whose size does not fit 32 bits is corruption).
     size_bytes: u32,
     /// The separator is `keys[key_start..key_end]`.
     key_start: u32,

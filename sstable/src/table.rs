@@ -363,6 +363,9 @@ impl Table {
     ) -> Result<Option<R>> {
         s.set_target(user_key, seq);
         let first = self.index.find(&s.target);
+        // The block's first touch reads its codec byte, then the restart array and hash index
+        // before it: fetch both tail lines at once. (A batch lookup did this in `plan_many`.)
+        self.touch_block(first);
         self.search_from(user_key, key_hash, first, s, on_hit)
     }
 
@@ -387,11 +390,6 @@ impl Table {
         s.key.reserve(SCRATCH_MIN_BYTES);
         // The first separator >= target names the block; if target is past that block's last
         // key, the answer is the next block's first entry.
-        if first < self.index.len() {
-            // The block's first touch reads its codec byte, then the restart array and hash
-            // index before it: fetch both tail lines at once.
-            self.touch_block(first);
-        }
         for i in first..self.index.len() {
             let data = self.block(i)?;
             let bytes = data.bytes();

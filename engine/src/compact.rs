@@ -140,7 +140,9 @@ impl Inner {
 
     /// Full manual compaction: everything is merged down level by level, so shadowed versions
     /// and tombstones no snapshot needs are dropped. Waits for background compactions first.
+    /// Concurrent calls run one after another.
     pub fn compact_all(&self) -> Result<()> {
+        let _one_at_a_time = self.manual.lock();
         self.flush_all()?;
         self.versions.lock().manual_compaction = true;
         let result = self.compact_all_locked();

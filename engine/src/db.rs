@@ -108,6 +108,7 @@ impl Db {
             current: RwLock::new(Arc::new(sv)),
             sv_slots: SvSlots::new(),
             versions: Mutex::new(versions),
+            manual: Mutex::new(()),
             commit: CommitPipeline::new(WriterState::new(r.wal, mem, r.last_seq)),
             snapshots: Mutex::new(Default::default()),
             poison: Mutex::new(None),

@@ -72,6 +72,10 @@ pub(crate) struct Inner {
     /// Per-thread pins of `current` for point reads (emptied on every install).
     pub sv_slots: SvSlots,
     pub versions: Mutex<VersionSet>,
+    /// Held for the whole of a manual compaction: two at once would share `manual_compaction`
+    /// (the first to finish would let background plans run beside the other) and interleave their
+    /// plans, whose output spans are not protected against each other's moves (docs/testing.md).
+    pub manual: Mutex<()>,
     pub commit: CommitPipeline,
     /// Live snapshots: sequence number -> handle count.
     pub snapshots: Mutex<BTreeMap<SeqNum, usize>>,

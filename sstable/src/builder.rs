@@ -9,8 +9,8 @@
 //! Invariants: keys are strictly increasing internal keys (checked on every `add`); every block
 //! is sealed for the offset it is written at; output reaches the file in appends of exactly
 //! [`WRITE_CHUNK_BYTES`] (except the last), so every append starts at a multiple of it, never one
-//! per block; a table is durable once [`TableBuilder::finish`] returns. A builder dropped before `finish` leaves a partial file that
-//! no reader accepts (it has no footer); the caller deletes it.
+//! per block; a table is durable once [`TableBuilder::finish`] returns. A builder dropped before
+//! `finish` leaves a partial file that no reader accepts (it has no footer); the caller deletes it.
 
 use std::cmp::Ordering;
 use std::fmt;

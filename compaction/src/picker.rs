@@ -1,11 +1,12 @@
-//! The leveled compaction picker: a pure function of a [`Version`] and the set of busy files
-//! (no I/O, no clock), so it can be simulated and tested from text (`testdata/picker.txt`).
+//! The leveled compaction picker: a pure function of a [`Version`] and the compactions already
+//! [`Running`] (no I/O, no clock), so it can be simulated and tested from text
+//! (`testdata/picker.txt`).
 //!
 //! Owns the policy. Scores: L0 = non-busy files / `l0_compaction_trigger`; Ln (1 <= n < last) =
 //! non-busy bytes / `level_target_bytes(n)`, where the target of L1 is `level1_target_bytes`
 //! and each level below is `level_multiplier` times larger. The last level is never a source.
-//! Levels with score >= 1 are tried highest score first; the first one not blocked by busy
-//! files wins.
+//! Levels with score >= 1 are tried highest score first; the first one not blocked by running
+//! compactions wins.
 //!
 //! Invariants of every plan (the engine relies on them to run plans concurrently):
 //! * PICK-1: no plan reads or moves a busy file.
@@ -17,16 +18,19 @@
 //!   the same level (proof sketch in docs/format/manifest.md#compaction-plans).
 //! * PICK-4: `Move` only when nothing in the next level overlaps the table.
 //! * PICK-5: `bottommost` only when no level below the output level overlaps the plan's range.
+//! * PICK-6: no plan writes a range of a level that meets a running plan's output range in that
+//!   level. PICK-2/3 already give this among automatic plans; a manual plan takes a whole level
+//!   and writes over its whole span, gaps included, so a table later moved into such a gap
+//!   must wait until the manual plan is done (else both edits apply and break INV-LSM-1).
 //!
 //! Carrying a plan out, and deciding when to call the picker, is the engine's business.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use cairn_base::FileNum;
 use cairn_manifest::{NUM_LEVELS, TableMeta, Version};
 
 use crate::plan::{MergePlan, Plan, user_key_range};
+use crate::running::Running;
 
 /// The last level: data there has nowhere further to go.
 const LAST_LEVEL: usize = NUM_LEVELS - 1;
@@ -110,21 +114,21 @@ impl Cursors {
 
 /// Picks the most urgent compaction, starting each level's search at its first table.
 /// See the module docs for the policy and PICK-1..5.
-pub fn pick(version: &Version, busy: &HashSet<FileNum>, opts: &PickerOptions) -> Plan {
-    pick_with_cursors(version, busy, opts, &Cursors::default())
+pub fn pick(version: &Version, running: &Running, opts: &PickerOptions) -> Plan {
+    pick_with_cursors(version, running, opts, &Cursors::default())
 }
 
 /// [`pick`], with each level's search resuming after its cursor (round robin over the keys).
-pub fn pick_with_cursors(version: &Version, busy: &HashSet<FileNum>, opts: &PickerOptions, cursors: &Cursors) -> Plan {
+pub fn pick_with_cursors(version: &Version, running: &Running, opts: &PickerOptions, cursors: &Cursors) -> Plan {
     let mut candidates: Vec<(usize, f64)> =
-        scores(version, busy, opts).into_iter().filter(|&(_, s)| s >= 1.0).collect();
+        scores(version, running, opts).into_iter().filter(|&(_, s)| s >= 1.0).collect();
     // Highest score first; ties go to the upper level, which feeds the others.
     candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     for (level, score) in candidates {
         let plan = if level == 0 {
-            pick_l0(version, busy, score)
+            pick_l0(version, running, score)
         } else {
-            pick_ln(version, level, busy, opts, cursors.get(level), score)
+            pick_ln(version, level, running, opts, cursors.get(level), score)
         };
         if let Some(plan) = plan {
             return plan;
@@ -134,12 +138,12 @@ pub fn pick_with_cursors(version: &Version, busy: &HashSet<FileNum>, opts: &Pick
 }
 
 /// The score of every source level (L0..L5), busy files not counted.
-pub fn scores(version: &Version, busy: &HashSet<FileNum>, opts: &PickerOptions) -> Vec<(usize, f64)> {
-    (0..LAST_LEVEL).map(|level| (level, level_score(version, level, busy, opts))).collect()
+pub fn scores(version: &Version, running: &Running, opts: &PickerOptions) -> Vec<(usize, f64)> {
+    (0..LAST_LEVEL).map(|level| (level, level_score(version, level, running, opts))).collect()
 }
 
-fn level_score(version: &Version, level: usize, busy: &HashSet<FileNum>, opts: &PickerOptions) -> f64 {
-    let idle = version.level(level).iter().filter(|t| !busy.contains(&t.file_num));
+fn level_score(version: &Version, level: usize, running: &Running, opts: &PickerOptions) -> f64 {
+    let idle = version.level(level).iter().filter(|t| !running.is_busy(t.file_num));
     if level == 0 {
         idle.count() as f64 / opts.l0_compaction_trigger.max(1) as f64
     } else {
@@ -149,24 +153,37 @@ fn level_score(version: &Version, level: usize, busy: &HashSet<FileNum>, opts: &
 }
 
 /// PICK-2: every L0 table plus the overlapping L1 tables, if none of them is busy.
-fn pick_l0(version: &Version, busy: &HashSet<FileNum>, score: f64) -> Option<Plan> {
+fn pick_l0(version: &Version, running: &Running, score: f64) -> Option<Plan> {
     let inputs = version.level(0).to_vec();
-    if inputs.is_empty() || inputs.iter().any(|t| busy.contains(&t.file_num)) {
+    if inputs.is_empty() || inputs.iter().any(|t| running.is_busy(t.file_num)) {
         return None;
     }
     let (lo, hi) = user_key_range(inputs.iter())?;
     let next_inputs = version.overlapping(1, lo, hi);
-    if next_inputs.iter().any(|t| busy.contains(&t.file_num)) {
+    if !free(running, 1, &inputs, &next_inputs) {
         return None;
     }
     Some(move_or_merge(version, 0, inputs, next_inputs, score))
+}
+
+/// PICK-1 and PICK-6 for a plan reading `inputs` and `next_inputs` and writing `output_level`:
+/// none of the tables is busy and the range they span meets no running plan's output there.
+fn free(running: &Running, output_level: usize, inputs: &[Arc<TableMeta>], next_inputs: &[Arc<TableMeta>]) -> bool {
+    let tables = || inputs.iter().chain(next_inputs);
+    if tables().any(|t| running.is_busy(t.file_num)) {
+        return false;
+    }
+    match user_key_range(tables()) {
+        Some((lo, hi)) => !running.output_meets(output_level, lo, hi),
+        None => true,
+    }
 }
 
 /// PICK-3: one table of `level` (round robin from `cursor`) plus its overlap in `level + 1`.
 fn pick_ln(
     version: &Version,
     level: usize,
-    busy: &HashSet<FileNum>,
+    running: &Running,
     opts: &PickerOptions,
     cursor: Option<&[u8]>,
     score: f64,
@@ -175,11 +192,8 @@ fn pick_ln(
     let start = cursor.map_or(0, |c| tables.partition_point(|t| t.smallest_user_key() <= c));
     let mut oversized: Option<(Arc<TableMeta>, Vec<Arc<TableMeta>>)> = None;
     for table in tables[start..].iter().chain(&tables[..start]) {
-        if busy.contains(&table.file_num) {
-            continue;
-        }
         let next = version.overlapping(level + 1, table.smallest_user_key(), table.largest_user_key());
-        if next.iter().any(|t| busy.contains(&t.file_num)) {
+        if !free(running, level + 1, std::slice::from_ref(table), &next) {
             continue;
         }
         let bytes: u64 = table.size_bytes + next.iter().map(|t| t.size_bytes).sum::<u64>();
@@ -226,18 +240,18 @@ fn merge_plan(
 /// For a full manual compaction: merges every table of `level` with the overlapping tables of
 /// `level + 1` (a merge even when a move would do, so tombstones are dropped at the bottom).
 /// The last level is rewritten in place (`output_level == level`). `DoNothing` when `level` is
-/// empty or any table the plan needs is busy (the caller waits and asks again).
-/// REQUIRES: `level < NUM_LEVELS`.
-pub fn pick_manual(version: &Version, level: usize, busy: &HashSet<FileNum>, opts: &PickerOptions) -> Plan {
+/// empty, any table the plan needs is busy, or a running plan writes into the plan's output
+/// range (the caller waits and asks again). REQUIRES: `level < NUM_LEVELS`.
+pub fn pick_manual(version: &Version, level: usize, running: &Running, opts: &PickerOptions) -> Plan {
     assert!(level < NUM_LEVELS, "L{level} is beyond the tree");
     let inputs = version.level(level).to_vec();
     let Some((lo, hi)) = user_key_range(inputs.iter()) else { return Plan::DoNothing };
     let output_level = (level + 1).min(LAST_LEVEL);
     let next_inputs = if output_level == level { Vec::new() } else { version.overlapping(output_level, lo, hi) };
-    if inputs.iter().chain(&next_inputs).any(|t| busy.contains(&t.file_num)) {
+    if !free(running, output_level, &inputs, &next_inputs) {
         return Plan::DoNothing;
     }
-    let score = if level == LAST_LEVEL { 0.0 } else { level_score(version, level, busy, opts) };
+    let score = if level == LAST_LEVEL { 0.0 } else { level_score(version, level, running, opts) };
     Plan::Merge(merge_plan(version, level, output_level, inputs, next_inputs, score))
 }
 
@@ -265,7 +279,7 @@ mod tests {
     #[test]
     fn empty_version_needs_nothing() {
         let v = Version::default();
-        assert!(matches!(pick(&v, &HashSet::new(), &PickerOptions::default()), Plan::DoNothing));
-        assert!(matches!(pick_manual(&v, 3, &HashSet::new(), &PickerOptions::default()), Plan::DoNothing));
+        assert!(matches!(pick(&v, &Running::default(), &PickerOptions::default()), Plan::DoNothing));
+        assert!(matches!(pick_manual(&v, 3, &Running::default(), &PickerOptions::default()), Plan::DoNothing));
     }
 }

@@ -87,6 +87,20 @@ impl Plan {
         }
     }
 
+    /// The level the plan writes and the user-key range it may write there (inclusive):
+    /// a move writes its table's range one level down; a merge writes at most the range of all
+    /// its inputs into `output_level`. `None` for `DoNothing`.
+    pub fn output_range(&self) -> Option<(usize, &[u8], &[u8])> {
+        match self {
+            Plan::DoNothing => None,
+            Plan::Move { level, table } => Some((level + 1, table.smallest_user_key(), table.largest_user_key())),
+            Plan::Merge(m) => {
+                let (lo, hi) = m.user_key_range();
+                Some((m.output_level, lo, hi))
+            }
+        }
+    }
+
     /// The edit that carries the plan out: empty for `DoNothing`, delete-and-re-add one level
     /// down for `Move`, and [`MergePlan::edit`] with `outputs` for `Merge`. REQUIRES: `outputs`
     /// is empty unless the plan is a merge.

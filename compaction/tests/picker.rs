@@ -7,26 +7,35 @@
 //!   options for later cases (unnamed ones keep their values).
 //! * `define` + table lines (`L<level> <file_num> <lo>-<hi> [size=N] [seqs=A-B]`) — the version.
 //! * `scores [busy=a,b]`, `pick [busy=a,b] [cursor=L<n>:<key>]...`, `pick-manual level=N [busy=a,b]`.
+//!   Busy files are added to the plans already started.
+//! * `start` — records the last plan as running (its files busy, its output range taken); later
+//!   picks see it. `finish` ends the most recently started plan and makes it the last plan again
+//!   (so `apply` carries it out).
+//! * `add` + table lines — tables arriving while plans run (a flush, or another plan's move),
+//!   added to the version as one edit.
 //! * `apply` — carries out the last plan (a merge writes one output spanning its key range,
 //!   numbered after the largest file) and prints the new version.
 
 mod common;
 
-use std::collections::HashSet;
-
 use cairn_base::{FileNum, InternalKey, SeqNum, ValueKind};
-use cairn_compaction::{Cursors, PickerOptions, Plan, pick_manual, pick_with_cursors, scores};
-use cairn_manifest::{TableMeta, Version};
-use common::{Case, parse_files, parse_version, run_file};
+use cairn_compaction::{Cursors, PickerOptions, Plan, Running, pick_manual, pick_with_cursors, scores};
+use cairn_manifest::{TableMeta, Version, VersionEdit};
+use common::{Case, parse_files, parse_table, parse_version, run_file};
 
 struct State {
     opts: PickerOptions,
     version: Version,
     last_plan: Plan,
+    running: Running,
+    started: Vec<Plan>,
 }
 
-fn busy(case: &Case) -> HashSet<FileNum> {
-    case.arg("busy").map(parse_files).unwrap_or_default().into_iter().collect()
+/// The started plans plus the case's `busy=` files.
+fn busy(state: &State, case: &Case) -> Running {
+    let mut running = state.running.clone();
+    running.hold_files(case.arg("busy").map(parse_files).unwrap_or_default());
+    running
 }
 
 fn set_options(opts: &mut PickerOptions, case: &Case) {
@@ -91,20 +100,43 @@ fn run(state: &mut State, case: &Case) -> String {
         }
         "define" => {
             state.version = parse_version(&case.input);
+            state.running = Running::default();
+            state.started.clear();
             state.version.to_string()
         }
-        "scores" => scores(&state.version, &busy(case), &state.opts)
+        "add" => {
+            let added = case.input.iter().filter(|l| !l.trim().is_empty()).map(|l| parse_table(l)).collect();
+            match state.version.apply(&VersionEdit { added, ..VersionEdit::default() }) {
+                Ok(v) => {
+                    state.version = v;
+                    state.version.to_string()
+                }
+                Err(e) => format!("error: {e}"),
+            }
+        }
+        "start" => {
+            state.running.start(&state.last_plan);
+            state.started.push(state.last_plan.clone());
+            format!("running: {}", state.last_plan)
+        }
+        "finish" => {
+            let plan = state.started.pop().unwrap_or_else(|| panic!("line {}: no plan was started", case.line));
+            state.running.finish(&plan);
+            state.last_plan = plan;
+            format!("finished: {}", state.last_plan)
+        }
+        "scores" => scores(&state.version, &busy(state, case), &state.opts)
             .iter()
             .map(|(level, score)| format!("L{level}: {score:.2}"))
             .collect::<Vec<_>>()
             .join("\n"),
         "pick" => {
-            state.last_plan = pick_with_cursors(&state.version, &busy(case), &state.opts, &cursors(case));
+            state.last_plan = pick_with_cursors(&state.version, &busy(state, case), &state.opts, &cursors(case));
             state.last_plan.to_string()
         }
         "pick-manual" => {
             let level = case.arg("level").expect("level=N").parse().expect("level");
-            state.last_plan = pick_manual(&state.version, level, &busy(case), &state.opts);
+            state.last_plan = pick_manual(&state.version, level, &busy(state, case), &state.opts);
             state.last_plan.to_string()
         }
         "apply" => apply(state),
@@ -114,6 +146,12 @@ fn run(state: &mut State, case: &Case) -> String {
 
 #[test]
 fn picker_testdata() {
-    let mut state = State { opts: PickerOptions::default(), version: Version::default(), last_plan: Plan::DoNothing };
+    let mut state = State {
+        opts: PickerOptions::default(),
+        version: Version::default(),
+        last_plan: Plan::DoNothing,
+        running: Running::default(),
+        started: Vec::new(),
+    };
     run_file("testdata/picker.txt", |case| run(&mut state, case));
 }

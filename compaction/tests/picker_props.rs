@@ -1,14 +1,15 @@
-//! Property tests of the picker (PICK-1..5 in `src/picker.rs`): on random versions, busy sets,
+//! Property tests of the picker (PICK-1..6 in `src/picker.rs`): on random versions, busy sets,
 //! options and cursors, a plan never touches a busy file, moves only without overlap below,
 //! takes exactly the overlapping next-level tables, flags `bottommost` exactly, and keeps L1+
-//! disjoint once carried out. A scheduler simulation runs several plans concurrently, with
-//! flushes in between, and completes them in random order: every edit must still apply.
+//! disjoint once carried out. A scheduler simulation runs several plans concurrently (automatic
+//! and manual ones), with flushes in between, and completes them in random order: no two
+//! running plans write overlapping ranges of a level, and every edit must still apply.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use cairn_base::{FileNum, InternalKey, SeqNum, ValueKind};
-use cairn_compaction::{Cursors, MergePlan, PickerOptions, Plan, pick_manual, pick_with_cursors, scores};
+use cairn_compaction::{Cursors, MergePlan, PickerOptions, Plan, Running, pick_manual, pick_with_cursors, scores};
 use cairn_manifest::{NUM_LEVELS, TableMeta, Version, VersionEdit};
 use proptest::prelude::*;
 
@@ -161,14 +162,21 @@ fn carry_out(version: &Version, plan: &Plan, next_file: &mut u64) -> cairn_base:
     Ok(next)
 }
 
+/// The setup's busy files as the picker takes them.
+fn held(busy: &HashSet<FileNum>) -> Running {
+    let mut running = Running::default();
+    running.hold_files(busy.iter().copied());
+    running
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn plans_respect_busy_files_and_level_shape(s in arb_setup()) {
-        let plan = pick_with_cursors(&s.version, &s.busy, &s.opts, &s.cursors);
+        let plan = pick_with_cursors(&s.version, &held(&s.busy), &s.opts, &s.cursors);
         check_plan(&s, &plan, None)?;
-        let best = scores(&s.version, &s.busy, &s.opts).into_iter().map(|(_, x)| x).fold(0.0, f64::max);
+        let best = scores(&s.version, &held(&s.busy), &s.opts).into_iter().map(|(_, x)| x).fold(0.0, f64::max);
         if let Plan::Merge(m) = &plan {
             prop_assert!(m.score >= 1.0);
         }
@@ -181,7 +189,7 @@ proptest! {
 
     #[test]
     fn manual_plans_take_the_whole_level(s in arb_setup(), level in 0..NUM_LEVELS) {
-        let plan = pick_manual(&s.version, level, &s.busy, &s.opts);
+        let plan = pick_manual(&s.version, level, &held(&s.busy), &s.opts);
         check_plan(&s, &plan, Some(level))?;
         let blocked = s.version.level(level).iter().any(|t| s.busy.contains(&t.file_num));
         if s.version.level(level).is_empty() || blocked {
@@ -191,11 +199,15 @@ proptest! {
         carry_out(&s.version, &plan, &mut next_file).map_err(|e| TestCaseError::fail(format!("{plan}: {e}")))?;
     }
 
-    /// Plans picked while others run, with flushes in between, completed in random order.
+    /// Plans picked while others run (automatic ones, and now and then a manual one of a
+    /// random level), with flushes and arrivals in between, completed in random order. An
+    /// arrival is a large table appearing in a gap of L1..L5, as another plan's output would
+    /// (never inside a running plan's output range there, which that plan could not write).
     #[test]
-    fn concurrent_plans_never_collide(s in arb_setup(), steps in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), 0u8..40, 0u8..40), 1..40)) {
+    fn concurrent_plans_never_collide(s in arb_setup(), steps in prop::collection::vec((0u8..5, any::<prop::sample::Index>(), 0u8..40, 0u8..40), 1..40)) {
         let mut version = s.version.clone();
         let mut busy: HashSet<FileNum> = HashSet::new();
+        let mut in_flight = Running::default();
         let mut running: Vec<Plan> = Vec::new();
         let mut cursors = s.cursors.clone();
         let mut next_file = 10_000u64;
@@ -209,20 +221,39 @@ proptest! {
                     let edit = VersionEdit { added: vec![(0, flushed)], ..VersionEdit::default() };
                     version = version.apply(&edit).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 }
-                1 => {
-                    let plan = pick_with_cursors(&version, &busy, &s.opts, &cursors);
+                1 | 2 => {
+                    let manual = (op == 2).then_some(usize::from(a) % NUM_LEVELS);
+                    let plan = match manual {
+                        Some(level) => pick_manual(&version, level, &in_flight, &s.opts),
+                        None => pick_with_cursors(&version, &in_flight, &s.opts, &cursors),
+                    };
                     let now = Setup { version: version.clone(), busy: busy.clone(), ..s.clone() };
-                    check_plan(&now, &plan, None)?;
+                    check_plan(&now, &plan, manual)?;
                     if let Some((level, (lo, hi))) = output_range(&plan) {
                         for other in &running {
                             if let Some((other_level, (olo, ohi))) = output_range(other) {
                                 let disjoint = hi < olo || ohi < lo;
-                                prop_assert!(other_level != level || disjoint, "PICK-3: {} and {} write overlapping ranges of L{}", plan, other, level);
+                                prop_assert!(other_level != level || disjoint, "PICK-6: {} and {} write overlapping ranges of L{}", plan, other, level);
                             }
                         }
                         busy.extend(plan.files());
-                        cursors.advance(&plan);
+                        in_flight.start(&plan);
+                        if manual.is_none() {
+                            cursors.advance(&plan);
+                        }
                         running.push(plan);
+                    }
+                }
+                3 => {
+                    let level = 1 + usize::from(a) % (NUM_LEVELS - 2);
+                    let (lo, hi) = (key(a.min(b)), key(a.max(b)));
+                    let taken = running.iter().filter_map(output_range).any(|(l, (olo, ohi))| l == level && olo <= hi && lo <= ohi);
+                    if !taken && version.overlapping(level, &lo, &hi).is_empty() {
+                        next_file += 1;
+                        next_seq += 10;
+                        let arrived = table(next_file, &lo, &hi, (next_seq, next_seq + 5), 1500);
+                        let edit = VersionEdit { added: vec![(level, arrived)], ..VersionEdit::default() };
+                        version = version.apply(&edit).map_err(|e| TestCaseError::fail(e.to_string()))?;
                     }
                 }
                 _ if !running.is_empty() => {
@@ -231,6 +262,7 @@ proptest! {
                     for f in plan.files() {
                         busy.remove(&f);
                     }
+                    in_flight.finish(&plan);
                 }
                 _ => {}
             }

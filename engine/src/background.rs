@@ -178,9 +178,9 @@ impl Inner {
             let pending = {
                 let v = self.versions.lock();
                 !matches!(
-                    cairn_compaction::pick(&v.version, &v.busy, &self.picker_options()),
+                    cairn_compaction::pick(&v.version, &v.running, &self.picker_options()),
                     cairn_compaction::Plan::DoNothing
-                ) || !v.busy.is_empty()
+                ) || !v.running.is_empty()
             };
             if !busy && !pending && self.super_version().imms.is_empty() {
                 return Ok(());

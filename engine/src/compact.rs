@@ -5,7 +5,8 @@
 //! tables through a merging iterator, writes new tables (`cairn_compaction::run_merge` drops
 //! versions no live snapshot can see and bottom-level tombstones), then one manifest edit swaps
 //! inputs for outputs. Input files are deleted only once no reader holds them (INV-FILE-1).
-//! Inputs are marked busy for the duration so no other compaction picks them.
+//! Every plan is recorded in `VersionSet::running` for its duration, so no other compaction
+//! picks its inputs or writes into its output range.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +38,14 @@ impl Inner {
             if versions.manual_compaction {
                 return Ok(false);
             }
-            let plan = pick(&versions.version, &versions.busy, &self.picker_options());
-            mark_busy(&mut versions.busy, &plan, true);
+            let plan = pick(&versions.version, &versions.running, &self.picker_options());
+            versions.running.start(&plan);
             plan
         };
         self.run_plan(plan)
     }
 
-    /// Carries out `plan`, whose files the caller marked busy; unmarks them afterwards.
+    /// Carries out `plan`, which the caller recorded as running; forgets it afterwards.
     fn run_plan(&self, plan: Plan) -> Result<bool> {
         let outcome = match &plan {
             Plan::DoNothing => return Ok(false),
@@ -52,7 +53,7 @@ impl Inner {
             Plan::Merge(m) => self.run_merge_plan(m),
         };
         let mut versions = self.versions.lock();
-        mark_busy(&mut versions.busy, &plan, false);
+        versions.running.finish(&plan);
         let cleaned = versions.delete_unreferenced();
         drop(versions);
         outcome?;
@@ -153,7 +154,7 @@ impl Inner {
 
     fn compact_all_locked(&self) -> Result<()> {
         let mut seen = self.progress();
-        while !self.versions.lock().busy.is_empty() {
+        while !self.versions.lock().running.is_empty() {
             self.check_writable()?;
             self.wait_for_progress(&mut seen, Duration::from_millis(20));
         }
@@ -167,27 +168,12 @@ impl Inner {
         for level in 0..last {
             let plan = {
                 let mut versions = self.versions.lock();
-                let plan = pick_manual(&versions.version, level, &versions.busy, &self.picker_options());
-                mark_busy(&mut versions.busy, &plan, true);
+                let plan = pick_manual(&versions.version, level, &versions.running, &self.picker_options());
+                versions.running.start(&plan);
                 plan
             };
             self.run_plan(plan)?;
         }
         Ok(())
-    }
-}
-
-fn mark_busy(busy: &mut std::collections::HashSet<FileNum>, plan: &Plan, on: bool) {
-    let files: Vec<FileNum> = match plan {
-        Plan::DoNothing => Vec::new(),
-        Plan::Move { table, .. } => vec![table.file_num],
-        Plan::Merge(m) => m.inputs.iter().chain(&m.next_inputs).map(|t| t.file_num).collect(),
-    };
-    for f in files {
-        if on {
-            busy.insert(f);
-        } else {
-            busy.remove(&f);
-        }
     }
 }

@@ -94,7 +94,7 @@ impl Db {
             last_seq: r.last_seq,
             tables,
             reader_opts,
-            busy: Default::default(),
+            running: Default::default(),
             manual_compaction: false,
             obsolete: Vec::new(),
             manifest_rollover_bytes: opts.manifest_rollover_bytes,

@@ -9,13 +9,13 @@
 //! new version becomes current (a crash in between leaves the old version, which still names
 //! only existing files). A failed manifest write poisons the database (G6).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use cairn_base::filename::{manifest_path, table_path};
 use cairn_base::vfs::Vfs;
 use cairn_base::{Error, FileNum, Result, SeqNum};
+use cairn_compaction::Running;
 use cairn_manifest::{ManifestWriter, Version, VersionEdit, set_current};
 use cairn_sstable::{Table, TableReaderOptions};
 
@@ -35,8 +35,9 @@ pub(crate) struct VersionSet {
     pub last_seq: SeqNum,
     pub tables: Arc<TableSet>,
     pub reader_opts: TableReaderOptions,
-    /// Files being compacted; the picker never chooses them again.
-    pub busy: HashSet<FileNum>,
+    /// The compactions in flight: their files (which the picker never chooses again) and
+    /// their output ranges (which no other plan may write into).
+    pub running: Running,
     /// A manual compaction owns the tree; background compactions wait.
     pub manual_compaction: bool,
     /// Tables dropped from the current version, deleted once no reader holds them.
@@ -48,6 +49,20 @@ pub(crate) struct VersionSet {
 }
 
 impl VersionSet {
+    /// Names the manifest in an error from applying an edit in memory, before it is logged:
+    /// such an edit would break the tree (an engine defect, never a file's), so it is refused
+    /// and the manifest is left as it was. The offset is where the edit would have been written.
+    fn refused(&self, e: Error) -> Error {
+        match e {
+            Error::Corruption { what, .. } => Error::corruption(
+                manifest_path(&self.dir, self.manifest.file_num()),
+                self.manifest.size_bytes(),
+                format!("edit refused before it was logged (the manifest is unchanged): {what}"),
+            ),
+            other => other,
+        }
+    }
+
     /// Allocates a fresh file number.
     pub fn alloc_file_num(&mut self) -> FileNum {
         let n = FileNum(self.next_file_num);
@@ -71,7 +86,7 @@ impl VersionSet {
         if edit.last_seq.is_none() {
             edit.last_seq = Some(self.last_seq);
         }
-        let next = self.version.apply(&edit)?;
+        let next = self.version.apply(&edit).map_err(|e| self.refused(e))?;
         #[cfg(feature = "invariants")]
         next.check_invariants()?;
         let logged = if self.manifest.size_bytes() >= self.manifest_rollover_bytes {

@@ -68,6 +68,12 @@ impl Db {
         Options::default().open(path)
     }
 
+    /// The engine behind the handle, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     pub(crate) fn open_with(opts: Options, dir: &Path) -> Result<Db> {
         let vfs = opts.vfs.clone();
         if opts.create_if_missing {

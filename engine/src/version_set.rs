@@ -178,3 +178,39 @@ pub(crate) fn open_table(
     let file = vfs.open(&table_path(dir, file_num))?;
     Table::open(file, file_num, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use cairn_base::vfs::Vfs;
+    use cairn_base::{Error, FileNum};
+    use cairn_manifest::VersionEdit;
+    use cairn_testkit::CrashFs;
+
+    use crate::Options;
+
+    #[test]
+    fn an_edit_that_would_break_the_tree_is_refused_naming_the_manifest() {
+        let fs = CrashFs::new();
+        let dir = Path::new("/db");
+        let db = Options::default().vfs(fs.clone()).open(dir).expect("open");
+        db.put(b"k", b"v").expect("put");
+        db.flush().expect("flush");
+        let mut versions = db.inner().versions.lock();
+        let manifest = cairn_base::filename::manifest_path(dir, versions.manifest.file_num());
+        let before = (versions.manifest.size_bytes(), fs.read_all(&manifest).expect("read manifest"));
+        let bogus = VersionEdit { deleted: vec![(3, FileNum(999_999))], ..VersionEdit::default() };
+        match versions.log_and_apply(bogus, Vec::new()) {
+            Err(Error::Corruption { file, offset, what }) => {
+                assert_eq!(file, manifest);
+                assert_eq!(offset, before.0, "where the edit would have gone");
+                assert!(what.contains("refused before it was logged") && what.contains("999999"), "{what}");
+            }
+            other => panic!("expected a refused edit, got {other:?}"),
+        }
+        assert_eq!(versions.manifest.size_bytes(), before.0);
+        assert_eq!(fs.read_all(&manifest).expect("read manifest"), before.1, "nothing was logged");
+        assert!(versions.manifest_failed.is_none(), "the manifest itself is fine");
+    }
+}

@@ -113,7 +113,7 @@ impl Cursors {
 }
 
 /// Picks the most urgent compaction, starting each level's search at its first table.
-/// See the module docs for the policy and PICK-1..5.
+/// See the module docs for the policy and PICK-1..6.
 pub fn pick(version: &Version, running: &Running, opts: &PickerOptions) -> Plan {
     pick_with_cursors(version, running, opts, &Cursors::default())
 }

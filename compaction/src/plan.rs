@@ -14,7 +14,8 @@ use cairn_manifest::{TableMeta, VersionEdit};
 /// A compaction choice. The picker decides; the engine carries it out.
 #[derive(Debug, Clone)]
 pub enum Plan {
-    /// Nothing needs compacting, or everything that does is blocked by busy files.
+    /// Nothing needs compacting, or everything that does is blocked by running compactions
+    /// (their busy files or output ranges).
     DoNothing,
     /// Trivial move: re-link one table from `level` to `level + 1` without rewriting it (no
     /// overlap below).

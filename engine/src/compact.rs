@@ -45,17 +45,20 @@ impl Inner {
         self.run_plan(plan)
     }
 
-    /// Carries out `plan`, which the caller recorded as running; forgets it afterwards.
+    /// Carries out `plan`, which the caller recorded as running; forgets it afterwards, on
+    /// every path (a panic included, or `compact_all` and `wait_idle` would wait for it forever).
     fn run_plan(&self, plan: Plan) -> Result<bool> {
+        if matches!(plan, Plan::DoNothing) {
+            return Ok(false);
+        }
+        let running = Finish { inner: self, plan: &plan };
         let outcome = match &plan {
-            Plan::DoNothing => return Ok(false),
+            Plan::DoNothing => Ok(()),
             Plan::Move { level, table } => self.apply_move(*level, table),
             Plan::Merge(m) => self.run_merge_plan(m),
         };
-        let mut versions = self.versions.lock();
-        versions.running.finish(&plan);
-        let cleaned = versions.delete_unreferenced();
-        drop(versions);
+        drop(running);
+        let cleaned = self.versions.lock().delete_unreferenced();
         outcome?;
         cleaned?;
         Ok(true)
@@ -166,14 +169,37 @@ impl Inner {
         // Rewrite the deepest level too when it is not the last, so its tombstones go.
         let last = (deepest + 1).min(NUM_LEVELS - 1);
         for level in 0..last {
-            let plan = {
-                let mut versions = self.versions.lock();
-                let plan = pick_manual(&versions.version, level, &versions.running, &self.picker_options());
-                versions.running.start(&plan);
-                plan
-            };
-            self.run_plan(plan)?;
+            loop {
+                let (plan, blocked) = {
+                    let mut versions = self.versions.lock();
+                    let plan = pick_manual(&versions.version, level, &versions.running, &self.picker_options());
+                    versions.running.start(&plan);
+                    let blocked = matches!(plan, Plan::DoNothing) && !versions.version.level(level).is_empty();
+                    (plan, blocked)
+                };
+                if !blocked {
+                    self.run_plan(plan)?;
+                    break;
+                }
+                // A running plan blocks this one. Not expected (the wait above emptied `running`
+                // and background plans stay paused), but if it happens, wait for it and ask
+                // again rather than skip the level.
+                self.check_writable()?;
+                self.wait_for_progress(&mut seen, Duration::from_millis(20));
+            }
         }
         Ok(())
+    }
+}
+
+/// Forgets a running plan when dropped.
+struct Finish<'a> {
+    inner: &'a Inner,
+    plan: &'a Plan,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.inner.versions.lock().running.finish(self.plan);
     }
 }

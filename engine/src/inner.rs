@@ -74,7 +74,7 @@ pub(crate) struct Inner {
     pub versions: Mutex<VersionSet>,
     /// Held for the whole of a manual compaction: two at once would share `manual_compaction`
     /// (the first to finish would let background plans run beside the other) and interleave their
-    /// plans, whose output spans are not protected against each other's moves (docs/testing.md).
+    /// whole-level plans (docs/testing.md; the picker's PICK-6 is the second guard).
     pub manual: Mutex<()>,
     pub commit: CommitPipeline,
     /// Live snapshots: sequence number -> handle count.

@@ -51,7 +51,8 @@ pub(crate) struct VersionSet {
 impl VersionSet {
     /// Names the manifest in an error from applying an edit in memory, before it is logged:
     /// such an edit would break the tree (an engine defect, never a file's), so it is refused
-    /// and the manifest is left as it was. The offset is where the edit would have been written.
+    /// and the manifest is left as it was. The offset is the current manifest's end; nothing was
+    /// written there or anywhere else.
     fn refused(&self, e: Error) -> Error {
         match e {
             Error::Corruption { what, .. } => Error::corruption(
@@ -88,7 +89,7 @@ impl VersionSet {
         }
         let next = self.version.apply(&edit).map_err(|e| self.refused(e))?;
         #[cfg(feature = "invariants")]
-        next.check_invariants()?;
+        next.check_invariants().map_err(|e| self.refused(e))?;
         let logged = if self.manifest.size_bytes() >= self.manifest_rollover_bytes {
             self.roll_manifest(&next, &edit)
         } else {
@@ -184,11 +185,24 @@ mod tests {
     use std::path::Path;
 
     use cairn_base::vfs::Vfs;
-    use cairn_base::{Error, FileNum};
-    use cairn_manifest::VersionEdit;
+    use cairn_base::{Error, FileNum, InternalKey, SeqNum, ValueKind};
+    use cairn_manifest::{TableMeta, VersionEdit};
     use cairn_testkit::CrashFs;
 
     use crate::Options;
+
+    fn table(file: u64, lo: &[u8], hi: &[u8]) -> TableMeta {
+        TableMeta {
+            file_num: FileNum(file),
+            size_bytes: 1,
+            smallest: InternalKey::new(lo, SeqNum(1), ValueKind::Set),
+            largest: InternalKey::new(hi, SeqNum(1), ValueKind::Set),
+            smallest_seq: SeqNum(1),
+            largest_seq: SeqNum(1),
+            entries: 1,
+            tombstones: 0,
+        }
+    }
 
     #[test]
     fn an_edit_that_would_break_the_tree_is_refused_naming_the_manifest() {
@@ -206,6 +220,18 @@ mod tests {
                 assert_eq!(file, manifest);
                 assert_eq!(offset, before.0, "where the edit would have gone");
                 assert!(what.contains("refused before it was logged") && what.contains("999999"), "{what}");
+            }
+            other => panic!("expected a refused edit, got {other:?}"),
+        }
+        // The kind of edit the whitebox soak caught: additions that overlap within L1+.
+        let overlapping = VersionEdit {
+            added: vec![(3, table(999_990, b"a", b"m")), (3, table(999_991, b"k", b"z"))],
+            ..VersionEdit::default()
+        };
+        match versions.log_and_apply(overlapping, Vec::new()) {
+            Err(Error::Corruption { file, what, .. }) => {
+                assert_eq!(file, manifest);
+                assert!(what.contains("INV-LSM-1") && what.contains("unchanged"), "{what}");
             }
             other => panic!("expected a refused edit, got {other:?}"),
         }

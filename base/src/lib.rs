@@ -14,6 +14,7 @@
 //! * [`iter`]: the internal iterator contract and the merging iterator.
 //! * [`filename`]: the strict file-name patterns of a database directory.
 //! * [`prefetch`]: the cache-line prefetch hint batched lookups use.
+//! * [`json`]: JSON string literals for the tools' machine-readable output.
 //!
 //! The iterator contract (numbered so code can cite it):
 //! 1. ITER-1: an iterator is either positioned on an entry (`valid()`) or not; `key()` and
@@ -30,6 +31,7 @@ pub mod error;
 pub mod filename;
 pub mod hash;
 pub mod iter;
+pub mod json;
 pub mod key;
 pub mod prefetch;
 pub mod vfs;

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cairn_base::json::push_json_string;
+
 use crate::flags::Config;
 use crate::histogram::Histogram;
 use crate::resources::Resources;
@@ -306,26 +308,6 @@ pub fn shell_quote(args: &[String]) -> String {
     words.join(" ")
 }
 
-/// Appends `s` as a JSON string literal (RFC 8259 escaping).
-pub fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -449,13 +431,6 @@ mod tests {
         let args: Vec<String> =
             ["cairn-bench", "--db=/tmp/x", "--json=a b.json", "it's", ""].iter().map(|s| s.to_string()).collect();
         assert_eq!(shell_quote(&args), "cairn-bench --db=/tmp/x '--json=a b.json' 'it'\\''s' ''");
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        let mut s = String::new();
-        push_json_string(&mut s, "a\"\\\n\u{2}");
-        assert_eq!(s, "\"a\\\"\\\\\\n\\u0002\"");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use cairn_base::json::push_json_string;
+
 use crate::args::{KeyFormat, ValueFormat};
 
 /// Lowercase hex, two digits per byte.
@@ -87,26 +89,6 @@ pub fn show_key(key: &[u8], format: KeyFormat) -> Shown<'_> {
 /// Renders a value in `format`.
 pub fn show_value(value: &[u8], format: ValueFormat) -> Shown<'_> {
     show(value, format == ValueFormat::Utf8)
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259 escaping; non-ASCII passes through as UTF-8).
-pub fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Builds one JSON object, field by field, in insertion order.

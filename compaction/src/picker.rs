@@ -155,9 +155,6 @@ fn level_score(version: &Version, level: usize, running: &Running, opts: &Picker
 /// PICK-2: every L0 table plus the overlapping L1 tables, if none of them is busy.
 fn pick_l0(version: &Version, running: &Running, score: f64) -> Option<Plan> {
     let inputs = version.level(0).to_vec();
-    if inputs.is_empty() || inputs.iter().any(|t| running.is_busy(t.file_num)) {
-        return None;
-    }
     let (lo, hi) = user_key_range(inputs.iter())?;
     let next_inputs = version.overlapping(1, lo, hi);
     if !free(running, 1, &inputs, &next_inputs) {
